@@ -1,0 +1,1 @@
+//! server.properties loading. (Being written.)

@@ -1,0 +1,1 @@
+//! Kafka broker and topic config definitions. (Being written.)

@@ -1,0 +1,1 @@
+//! Test kit. (Being written.)
