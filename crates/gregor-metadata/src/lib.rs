@@ -5,3 +5,19 @@
 //! broker's job.
 
 pub mod configs;
+pub mod controller;
+pub mod image;
+pub mod records;
+
+pub use controller::{ApiError, ClusterContext, NewTopic};
+pub use image::{MetadataImage, PartitionImage, TopicImage};
+pub use records::{ConfigResource, MetadataRecord};
+
+use thiserror::Error;
+
+/// Errors of this crate: only decoding a stored record can fail.
+#[derive(Debug, Error)]
+pub enum MetadataError {
+    #[error("metadata record is unreadable: {0}")]
+    BadRecord(String),
+}
