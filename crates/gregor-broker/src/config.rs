@@ -55,7 +55,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
     /// Every known key set by file, environment or override, validated.
-    explicit: BTreeMap<String, String>,
+    explicit: Explicit,
     pub node_id: i32,
     pub process_roles: Vec<String>,
     pub listeners: Vec<Listener>,
@@ -157,7 +157,7 @@ impl BrokerConfig {
     /// The effective value of any broker config: explicit, else its default;
     /// `None` when neither exists (Kafka's null).
     pub fn value(&self, key: &str) -> Option<String> {
-        if let Some(v) = self.explicit.get(key) {
+        if let Some(v) = self.explicit.0.get(key) {
             return Some(v.clone());
         }
         // Kafka copies node.id and broker.id into each other when only one
@@ -172,7 +172,7 @@ impl BrokerConfig {
 
     /// Whether `key` was set explicitly (static broker config) or is a default.
     pub fn source(&self, key: &str) -> ConfigSource {
-        if self.explicit.contains_key(key) {
+        if self.explicit.0.contains_key(key) {
             ConfigSource::StaticBroker
         } else {
             ConfigSource::Default
@@ -181,7 +181,7 @@ impl BrokerConfig {
 
     /// Every known key set by file, environment or override, after validation.
     pub fn explicit(&self) -> &BTreeMap<String, String> {
-        &self.explicit
+        &self.explicit.0
     }
 
     /// The broker-level value of topic config `topic_key`, in the topic
@@ -190,6 +190,37 @@ impl BrokerConfig {
     /// `None`. `None` for unknown topic configs or ones without any default.
     pub fn topic_default(&self, topic_key: &str) -> Option<(String, Option<&'static str>)> {
         topic_default_with(topic_key, |k| self.value(k))
+    }
+}
+
+/// The explicit values, with a `Debug` that hides secrets so that logging a
+/// whole [`BrokerConfig`] cannot leak a password.
+#[derive(Clone, PartialEq, Eq)]
+struct Explicit(BTreeMap<String, String>);
+
+impl std::fmt::Debug for Explicit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                (
+                    k,
+                    if is_sensitive(k) {
+                        "[hidden]"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            }))
+            .finish()
+    }
+}
+
+/// Whether a key's value is a secret: a PASSWORD-typed config, directly or
+/// behind a `listener.name.` prefix, or anything that looks like one.
+fn is_sensitive(key: &str) -> bool {
+    match sources::classify(key) {
+        KeyKind::Known(def) | KeyKind::PerListener(Some(def)) => def.sensitive,
+        _ => key.contains("password") || key.contains("jaas") || key.contains("secret"),
     }
 }
 
@@ -541,7 +572,7 @@ fn build(r: Resolver) -> Result<BrokerConfig, ConfigError> {
             .int("group.consumer.min.heartbeat.interval.ms")?,
         group_consumer_max_heartbeat_interval_ms: r
             .int("group.consumer.max.heartbeat.interval.ms")?,
-        explicit: r.values.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+        explicit: Explicit(r.values.into_iter().map(|(k, (v, _))| (k, v)).collect()),
     })
 }
 

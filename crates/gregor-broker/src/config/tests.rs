@@ -298,6 +298,26 @@ fn secrets_never_appear_in_errors() {
 }
 
 #[test]
+fn debug_output_hides_secrets() {
+    let c = load(&[
+        "ssl.keystore.password=hunter2",
+        "listener.name.internal.ssl.key.password=swordfish",
+        "num.partitions=2",
+    ]);
+    let debug = format!("{c:?}");
+    assert!(
+        !debug.contains("hunter2") && !debug.contains("swordfish"),
+        "{debug}"
+    );
+    assert!(debug.contains("\"num.partitions\": \"2\""), "{debug}");
+    assert_eq!(
+        c.value("ssl.keystore.password").as_deref(),
+        Some("hunter2"),
+        "the broker itself can still read it"
+    );
+}
+
+#[test]
 fn unknown_and_removed_keys_warn_and_are_dropped() {
     let (c, w) = load_with(
         &[],
