@@ -1,1 +1,41 @@
-//! One partition's log. (Being written.)
+//! One partition's log in Kafka's on-disk format.
+//!
+//! Owns: segments `<20-digit base offset>.log` holding the producers'
+//! batches verbatim (only base offset and partition leader epoch rewritten,
+//! plus the timestamp fields under LogAppendTime), the sparse `.index` and
+//! `.timeindex` beside each, the append path (validation, idempotent
+//! producer checks, offset assignment, roll, flush policy), reads by offset
+//! and by timestamp, DeleteRecords, recovery of a torn tail after a crash,
+//! and producer-state snapshots.
+//!
+//! Must not: know about the network, tokio, topics or replication. All
+//! I/O is synchronous and goes through the [`Storage`] seam, so the same
+//! code runs on disk ([`FileStorage`]) and in memory ([`MemStorage`]).
+//!
+//! Files in a partition directory besides Kafka's own:
+//! `gregor-log.checkpoint` (log start offset and recovery point, see
+//! `checkpoint.rs`) and `<offset>.snapshot` in Gregor's producer-snapshot
+//! format (see `snapshot.rs`).
+
+mod checkpoint;
+mod config;
+mod error;
+mod file_storage;
+mod index;
+mod log;
+mod log_open;
+mod log_read;
+mod mem_storage;
+mod producer_state;
+mod scanner;
+mod segment;
+mod snapshot;
+mod storage;
+
+pub use config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
+pub use error::{AppendError, LogError, ReadError};
+pub use file_storage::FileStorage;
+pub use log::{AppendInfo, Log, ReadResult};
+pub use mem_storage::MemStorage;
+pub use producer_state::{AppendOrigin, BatchMetadata, ProducerState, PRODUCER_BATCHES_RETAINED};
+pub use storage::{SegmentFile, Storage};

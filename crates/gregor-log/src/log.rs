@@ -1,0 +1,457 @@
+//! [`Log`]: one partition's log. This file holds the type, the append path
+//! and maintenance (roll, flush, delete-records, close); `log_open.rs`
+//! holds opening and recovery, `log_read.rs` reads and timestamp lookups.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use gregor_protocol::batch::{
+    set_base_offset, set_log_append_time, set_partition_leader_epoch, split_batches, validate_batch, BatchHeader,
+    NO_TIMESTAMP,
+};
+use tracing::{debug, warn};
+
+use crate::checkpoint::Checkpoint;
+use crate::config::{LogConfig, TimestampType};
+use crate::error::{AppendError, LogError};
+use crate::producer_state::{
+    AppendOrigin, BatchMetadata, Pending, ProducerState, ProducerStateManager, SequenceCheck,
+};
+use crate::segment::{file_name, parse_file_name, Segment, SegmentWriteError};
+use crate::snapshot::{self, SNAPSHOT_SUFFIX};
+use crate::storage::{write_atomically, Storage};
+
+/// Producer snapshots kept on disk; older ones are deleted. Two lets
+/// recovery fall back one roll if the newest lies past a truncated tail.
+const SNAPSHOTS_RETAINED: usize = 2;
+
+/// What an append did, for the produce response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The time stamped on the batches under LogAppendTime, else -1. For a
+    /// duplicate, the original batch's timestamp, as Kafka reports it.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+    /// The batch was a retry of one already in the log; nothing was
+    /// written and the offsets are the original ones.
+    pub duplicate: bool,
+    pub max_timestamp: i64,
+    pub record_count: usize,
+}
+
+/// Whole stored batches, in offset order, as they lie on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadResult {
+    /// Contiguous runs of batches (one per segment touched); concatenated
+    /// they form a valid `records` field.
+    pub records: Vec<bytes::Bytes>,
+    pub bytes: usize,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
+/// One partition's log: segments, indexes, checkpoint and producer state
+/// in one directory. Owned by the broker's `Partition` behind a mutex; all
+/// I/O is synchronous (page cache), so callers keep it off async threads
+/// or accept short blocking.
+pub struct Log {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) config: LogConfig,
+    /// Sorted by base offset, never empty; the last one is active.
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) log_start_offset: i64,
+    /// Everything below this offset has been fsynced.
+    pub(crate) recovery_point: i64,
+    pub(crate) checkpointed: Option<Checkpoint>,
+    pub(crate) producers: ProducerStateManager,
+    pub(crate) unflushed_messages: u64,
+    pub(crate) last_flush_ms: i64,
+    pub(crate) last_seen_ms: i64,
+    /// Set when a failed write could not be undone; the log then refuses
+    /// everything (Kafka takes the log directory offline).
+    pub(crate) failure: Option<String>,
+}
+
+/// Totals of a validated append.
+struct Validated {
+    records: u64,
+}
+
+impl Log {
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// The next offset to assign.
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset()
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(Segment::size).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Base offsets of all segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.iter().map(Segment::base_offset).collect()
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Idempotent-producer state, by producer id (for DescribeProducers).
+    pub fn producer_states(&self) -> Vec<ProducerState> {
+        self.producers.states()
+    }
+
+    /// Forgets producers idle for `expiration_ms` (the broker's
+    /// `producer.id.expiration.ms` timer). Returns how many were removed.
+    pub fn remove_expired_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.remove_expired(now_ms, expiration_ms)
+    }
+
+    pub(crate) fn active(&self) -> &Segment {
+        self.segments.last().expect("a log always has an active segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments.last_mut().expect("a log always has an active segment")
+    }
+
+    /// Index of the segment that would hold `offset` (the first one for
+    /// offsets below it).
+    pub(crate) fn segment_index(&self, offset: i64) -> usize {
+        self.segments.partition_point(|s| s.base_offset() <= offset).saturating_sub(1)
+    }
+
+    pub(crate) fn check_healthy(&self) -> Result<(), LogError> {
+        match &self.failure {
+            Some(reason) => Err(LogError::Failed(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends a produce request's `records` from a client. See [`Log::append_from`].
+    pub fn append(&mut self, records: &mut BytesMut, leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, AppendError> {
+        self.append_from(records, leader_epoch, now_ms, AppendOrigin::Client)
+    }
+
+    /// Validates every batch in `records`, checks idempotent-producer
+    /// sequences, assigns offsets and the leader epoch in place (and
+    /// LogAppendTime if configured), then writes the buffer with one write,
+    /// rolling first if needed. All-or-nothing across batches.
+    pub fn append_from(
+        &mut self,
+        records: &mut BytesMut,
+        leader_epoch: i32,
+        now_ms: i64,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo, AppendError> {
+        self.check_healthy()?;
+        self.last_seen_ms = self.last_seen_ms.max(now_ms);
+        let validated = self.validate(records, origin)?;
+        if let Some(original) = self.check_producers(records, origin)? {
+            return Ok(self.duplicate_info(original));
+        }
+        let append_time = (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+        let (base_offset, last_offset, max_timestamp) = self.assign_offsets(records, leader_epoch, append_time)?;
+        if self.active().should_roll(&self.config, records.len() as u64, max_timestamp, last_offset, now_ms) {
+            self.roll(now_ms)?;
+        }
+        self.write(records)?;
+        for (header, _) in split_batches(records).flatten() {
+            self.producers.update(&header);
+        }
+        self.unflushed_messages = self.unflushed_messages.saturating_add(validated.records);
+        if self.unflushed_messages >= self.config.flush_interval_messages {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time_ms: append_time.unwrap_or(NO_TIMESTAMP),
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+            max_timestamp,
+            record_count: validated.records as usize,
+        })
+    }
+
+    /// Kafka's `analyzeAndValidateRecords` plus the checks of
+    /// `LogValidator.validateBatch`, in Kafka's order.
+    fn validate(&self, records: &[u8], origin: AppendOrigin) -> Result<Validated, AppendError> {
+        if records.is_empty() {
+            return Err(AppendError::InvalidRecord("the append holds no record batches".into()));
+        }
+        let mut total = Validated { records: 0 };
+        for item in split_batches(records) {
+            let (header, range) = item?;
+            if origin == AppendOrigin::Client && header.base_offset != 0 {
+                return Err(AppendError::InvalidRecord(format!(
+                    "the base offset of a produced batch must be 0, not {}",
+                    header.base_offset
+                )));
+            }
+            let size = header.total_bytes();
+            if size > self.config.max_message_bytes {
+                return Err(AppendError::MessageTooLarge { size, max: self.config.max_message_bytes });
+            }
+            validate_batch(&records[range])?;
+            check_batch_fields(&header, origin)?;
+            total.records += header.records_count as u64;
+        }
+        let max = self.config.segment_bytes_effective();
+        if records.len() as u64 > max {
+            return Err(AppendError::RecordListTooLarge { size: records.len(), max });
+        }
+        Ok(total)
+    }
+
+    /// Runs the producer checks over every batch; a duplicate anywhere
+    /// makes the whole append a duplicate, as in Kafka.
+    fn check_producers(&self, records: &[u8], origin: AppendOrigin) -> Result<Option<BatchMetadata>, AppendError> {
+        let mut pending: Vec<Pending> = Vec::new();
+        for (header, _) in split_batches(records).flatten() {
+            match self.producers.check(&header, origin, &pending)? {
+                SequenceCheck::Duplicate(original) => return Ok(Some(original)),
+                SequenceCheck::Accept if header.has_producer_id() && !header.is_control() => pending.push(Pending {
+                    producer_id: header.producer_id,
+                    epoch: header.producer_epoch,
+                    last_sequence: header.last_sequence(),
+                }),
+                SequenceCheck::Accept => {}
+            }
+        }
+        Ok(None)
+    }
+
+    fn duplicate_info(&self, original: BatchMetadata) -> AppendInfo {
+        debug!(first = original.first_offset, last = original.last_offset, "duplicate produce of a cached batch");
+        AppendInfo {
+            base_offset: original.first_offset,
+            last_offset: original.last_offset,
+            log_append_time_ms: original.timestamp,
+            log_start_offset: self.log_start_offset,
+            duplicate: true,
+            max_timestamp: original.timestamp,
+            record_count: (original.last_offset - original.first_offset + 1) as usize,
+        }
+    }
+
+    /// Patches base offsets, leader epoch and (optionally) LogAppendTime
+    /// into the validated buffer. Returns first and last offset and the
+    /// largest timestamp as stored.
+    fn assign_offsets(
+        &self,
+        records: &mut [u8],
+        leader_epoch: i32,
+        append_time: Option<i64>,
+    ) -> Result<(i64, i64, i64), AppendError> {
+        let first = self.log_end_offset();
+        let (mut next, mut max_timestamp, mut pos) = (first, NO_TIMESTAMP, 0usize);
+        while pos < records.len() {
+            let header = BatchHeader::parse(&records[pos..])?;
+            let batch = &mut records[pos..pos + header.total_bytes()];
+            set_base_offset(batch, next);
+            set_partition_leader_epoch(batch, leader_epoch);
+            if let Some(now) = append_time {
+                set_log_append_time(batch, now);
+            }
+            max_timestamp = max_timestamp.max(append_time.unwrap_or(header.max_timestamp));
+            next += i64::from(header.last_offset_delta) + 1;
+            pos += header.total_bytes();
+        }
+        Ok((first, next - 1, max_timestamp))
+    }
+
+    fn write(&mut self, records: &[u8]) -> Result<(), LogError> {
+        let base = self.active().base_offset();
+        match self.active_mut().append(records) {
+            Ok(()) => Ok(()),
+            Err(SegmentWriteError { error, undone }) => {
+                if !undone {
+                    warn!(segment = base, %error, "append failed and could not be undone; log goes offline");
+                    self.failure = Some(format!("append to segment {base}: {error}"));
+                }
+                Err(LogError::Io { context: format!("append to segment {base}"), source: error })
+            }
+        }
+    }
+
+    /// Starts a new active segment at the log end offset. The old one is
+    /// sealed and fsynced first (Kafka schedules this flush right after a
+    /// roll), which moves the recovery point past it, and a producer
+    /// snapshot is taken so unclean recovery replays only the new segment.
+    pub(crate) fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
+        let new_base = self.log_end_offset();
+        let old_base = self.active().base_offset();
+        let context = format!("roll segment {old_base} to {new_base}");
+        self.active_mut().seal().map_err(LogError::io(context.clone()))?;
+        self.active().flush().map_err(|e| self.fail(&context, e))?;
+        let segment = Segment::create(&*self.storage, new_base, &self.config, now_ms).map_err(LogError::io(context))?;
+        self.segments.push(segment);
+        self.recovery_point = new_base;
+        self.unflushed_messages = 0;
+        self.write_checkpoint()?;
+        self.write_snapshot(new_base)?;
+        debug!(old_base, new_base, "rolled segment");
+        Ok(())
+    }
+
+    /// Rolls if the active segment is due by `segment.ms` or full, without
+    /// an append. Kafka itself only rolls on the next append; this is for
+    /// callers that want idle segments closed (e.g. before retention).
+    pub fn roll_if_due(&mut self, now_ms: i64) -> Result<(), LogError> {
+        self.check_healthy()?;
+        self.last_seen_ms = self.last_seen_ms.max(now_ms);
+        let last_offset = self.log_end_offset() - 1;
+        if self.active().should_roll(&self.config, 0, now_ms, last_offset, now_ms) {
+            self.roll(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// An fsync failure loses data silently if retried (the kernel drops
+    /// the dirty pages), so it takes the log offline.
+    fn fail(&mut self, context: &str, error: std::io::Error) -> LogError {
+        warn!(context, %error, "fsync failed; log goes offline");
+        self.failure = Some(format!("{context}: {error}"));
+        LogError::Io { context: context.to_string(), source: error }
+    }
+
+    /// Fsyncs every segment holding data above the recovery point.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.check_healthy()?;
+        let leo = self.log_end_offset();
+        let from = self.segment_index(self.recovery_point);
+        for i in from..self.segments.len() {
+            let base = self.segments[i].base_offset();
+            if let Err(e) = self.segments[i].flush() {
+                return Err(self.fail(&format!("fsync segment {base}"), e));
+            }
+        }
+        self.recovery_point = leo;
+        self.unflushed_messages = 0;
+        self.last_flush_ms = self.last_seen_ms;
+        // Recovery rescans the whole segment holding the checkpointed
+        // recovery point, so the file only needs rewriting once that
+        // segment is no longer the active one.
+        let stale = self.checkpointed.is_none_or(|c| {
+            self.segment_index(c.recovery_point) + 1 < self.segments.len()
+                || c.log_start_offset != self.log_start_offset
+        });
+        if stale {
+            self.write_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes if `flush.ms` has passed since the last flush and anything
+    /// is unflushed. The broker calls this on a timer.
+    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<(), LogError> {
+        self.last_seen_ms = self.last_seen_ms.max(now_ms);
+        if self.unflushed_messages > 0 && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_interval_ms {
+            self.flush()?;
+            self.last_flush_ms = now_ms;
+        }
+        Ok(())
+    }
+
+    /// DeleteRecords: moves the log start offset up to `offset` (durably)
+    /// and deletes segments wholly below it. Returns the new log start
+    /// offset; an offset at or below the current one changes nothing.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, LogError> {
+        self.check_healthy()?;
+        let log_end_offset = self.log_end_offset();
+        if offset > log_end_offset {
+            return Err(LogError::OffsetOutOfRange { offset, log_end_offset });
+        }
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        self.log_start_offset = offset;
+        self.write_checkpoint()?;
+        if offset == log_end_offset && self.active().size() > 0 {
+            // Everything goes: roll so the old active segment can be deleted.
+            self.roll(self.last_seen_ms)?;
+        }
+        self.delete_segments_below_start()?;
+        Ok(offset)
+    }
+
+    pub(crate) fn delete_segments_below_start(&mut self) -> Result<(), LogError> {
+        while self.segments.len() > 1 && self.segments[1].base_offset() <= self.log_start_offset {
+            let segment = self.segments.remove(0);
+            debug!(base = segment.base_offset(), "deleting segment below the log start offset");
+            segment
+                .delete_files(&*self.storage)
+                .map_err(LogError::io(format!("delete segment {}", segment.base_offset())))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write_checkpoint(&mut self) -> Result<(), LogError> {
+        let checkpoint = Checkpoint { log_start_offset: self.log_start_offset, recovery_point: self.recovery_point };
+        checkpoint.write(&*self.storage).map_err(LogError::io("write log checkpoint"))?;
+        self.checkpointed = Some(checkpoint);
+        Ok(())
+    }
+
+    /// Writes the producer state as of `offset` and prunes old snapshots.
+    fn write_snapshot(&self, offset: i64) -> Result<(), LogError> {
+        let name = file_name(offset, SNAPSHOT_SUFFIX);
+        let bytes = snapshot::encode(offset, &self.producers.states());
+        write_atomically(&*self.storage, &name, &bytes).map_err(LogError::io(format!("write {name}")))?;
+        let names = self.storage.list().map_err(LogError::io("list log directory"))?;
+        let mut offsets: Vec<i64> = names.iter().filter_map(|n| parse_file_name(n, SNAPSHOT_SUFFIX)).collect();
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        for old in offsets.into_iter().skip(SNAPSHOTS_RETAINED) {
+            let old_name = file_name(old, SNAPSHOT_SUFFIX);
+            self.storage.remove(&old_name).map_err(LogError::io(format!("remove {old_name}")))?;
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: seals and fsyncs the active segment, writes the
+    /// producer snapshot at the log end offset and the checkpoint, so the
+    /// next open with `clean_shutdown` skips recovery. Index files on disk
+    /// then hold exactly their valid entries, as Kafka leaves them.
+    pub fn close(mut self) -> Result<(), LogError> {
+        self.check_healthy()?;
+        let base = self.active().base_offset();
+        self.active_mut().seal().map_err(LogError::io(format!("seal segment {base}")))?;
+        self.flush()?;
+        self.write_snapshot(self.log_end_offset())?;
+        self.write_checkpoint()
+    }
+
+    /// Removes the whole partition directory (topic deletion).
+    pub fn delete(self) -> Result<(), LogError> {
+        self.storage.remove_all().map_err(LogError::io("remove log directory"))
+    }
+}
+
+/// Per-batch rules of Kafka's `LogValidator.validateBatch` that the batch
+/// module does not know: these depend on who is appending.
+fn check_batch_fields(h: &BatchHeader, origin: AppendOrigin) -> Result<(), AppendError> {
+    if h.records_count == 0 {
+        return Err(AppendError::InvalidRecord("a produced batch must hold at least one record".into()));
+    }
+    if origin == AppendOrigin::Client && h.is_control() {
+        return Err(AppendError::InvalidRecord("clients may not write control batches".into()));
+    }
+    if h.has_producer_id() && !h.is_control() && h.base_sequence < 0 {
+        return Err(AppendError::InvalidRecord(format!(
+            "batch of producer {} has invalid base sequence {}",
+            h.producer_id, h.base_sequence
+        )));
+    }
+    Ok(())
+}

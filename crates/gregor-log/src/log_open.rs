@@ -1,0 +1,244 @@
+//! Opening a [`Log`]: loading segments, recovering a torn tail after an
+//! unclean shutdown, rebuilding damaged indexes, restoring the log start
+//! offset and the producer state.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use crate::checkpoint::{Checkpoint, CHECKPOINT_FILE};
+use crate::config::LogConfig;
+use crate::error::LogError;
+use crate::file_storage::FileStorage;
+use crate::log::Log;
+use crate::producer_state::ProducerStateManager;
+use crate::scanner::Scanned;
+use crate::segment::{file_name, parse_file_name, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use crate::snapshot::{self, SNAPSHOT_MAX_BYTES, SNAPSHOT_SUFFIX};
+use crate::storage::{read_small_file, Storage, TEMP_SUFFIX};
+
+/// Suffixes of files Kafka (or an interrupted Gregor) may leave mid-way
+/// through a delete, clean or swap; none of them is live data for us.
+const LEFTOVER_SUFFIXES: [&str; 4] = [TEMP_SUFFIX, ".deleted", ".cleaned", ".swap"];
+
+impl Log {
+    /// Opens (creating if needed) the log in directory `dir` on disk.
+    /// `clean_shutdown` is the broker's word that the last `close` finished;
+    /// if false, everything after the last recovery point is validated and
+    /// a torn tail cut off.
+    pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool, now_ms: i64) -> Result<Log, LogError> {
+        let storage = FileStorage::open(dir).map_err(LogError::io(format!("open log directory {}", dir.display())))?;
+        Log::open_with_storage(Arc::new(storage), config, clean_shutdown, now_ms)
+    }
+
+    /// Opens the log kept in `storage` (any backend).
+    pub fn open_with_storage(
+        storage: Arc<dyn Storage>,
+        config: LogConfig,
+        clean_shutdown: bool,
+        now_ms: i64,
+    ) -> Result<Log, LogError> {
+        let names = storage.list().map_err(LogError::io("list log directory"))?;
+        remove_leftovers(&*storage, &names)?;
+        let checkpoint = Checkpoint::read(&*storage).map_err(LogError::io(format!("read {CHECKPOINT_FILE}")))?;
+        let mut log = Log {
+            storage,
+            config,
+            segments: Vec::new(),
+            log_start_offset: 0,
+            recovery_point: 0,
+            checkpointed: None,
+            producers: ProducerStateManager::default(),
+            unflushed_messages: 0,
+            last_flush_ms: now_ms,
+            last_seen_ms: now_ms,
+            failure: None,
+        };
+        let mut bases: Vec<i64> = names.iter().filter_map(|n| parse_file_name(n, LOG_SUFFIX)).collect();
+        bases.sort_unstable();
+        log.load_segments(&bases, checkpoint, clean_shutdown, now_ms)?;
+        log.settle_log_start(checkpoint, now_ms)?;
+        log.recovery_point = log.log_end_offset();
+        log.load_producer_state(&names)?;
+        log.write_checkpoint()?;
+        info!(
+            log_start_offset = log.log_start_offset,
+            log_end_offset = log.log_end_offset(),
+            segments = log.segments.len(),
+            producers = log.producers.len(),
+            clean_shutdown,
+            "log opened"
+        );
+        Ok(log)
+    }
+
+    /// Opens every segment; recovers those after the recovery point (after
+    /// an unclean shutdown) and any whose indexes are missing or damaged.
+    /// A segment that loses bytes to recovery ends the log: later segments
+    /// are deleted, as Kafka does.
+    fn load_segments(
+        &mut self,
+        bases: &[i64],
+        checkpoint: Option<Checkpoint>,
+        clean_shutdown: bool,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let recover_from = if clean_shutdown {
+            bases.len()
+        } else {
+            let recovery_point = checkpoint.map_or(i64::MIN, |c| c.recovery_point);
+            bases.partition_point(|&b| b <= recovery_point).saturating_sub(1)
+        };
+        for (i, &base) in bases.iter().enumerate() {
+            let context = format!("open segment {base}");
+            let (mut segment, missing) =
+                Segment::open(&*self.storage, base, &self.config, now_ms).map_err(LogError::io(&context))?;
+            let is_last = i + 1 == bases.len();
+            let reason = match missing {
+                _ if i >= recover_from => Some("unclean shutdown".to_string()),
+                Some(missing) => Some(missing),
+                None => match segment.check_indexes(is_last).map_err(LogError::io(&context))? {
+                    Some(problem) => Some(problem),
+                    None => segment.load().map_err(LogError::io(&context))?,
+                },
+            };
+            let mut truncated = 0;
+            if let Some(reason) = reason {
+                info!(segment = base, %reason, "recovering segment");
+                truncated = segment.recover().map_err(LogError::io(format!("recover segment {base}")))?;
+                segment.flush().map_err(LogError::io(format!("fsync recovered segment {base}")))?;
+            }
+            if let Some(previous) = self.segments.last() {
+                if previous.next_offset() > base {
+                    return Err(LogError::Corrupt(format!(
+                        "segment {} runs to offset {}, past the next segment's base {base}",
+                        previous.base_offset(),
+                        previous.next_offset()
+                    )));
+                }
+            }
+            self.segments.push(segment);
+            if truncated > 0 {
+                warn!(segment = base, truncated, "recovery cut a torn or corrupt tail");
+                self.delete_segment_files(&bases[i + 1..])?;
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_segment_files(&self, bases: &[i64]) -> Result<(), LogError> {
+        for &base in bases {
+            warn!(segment = base, "deleting segment after a truncated one");
+            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                let name = file_name(base, suffix);
+                self.storage.remove(&name).map_err(LogError::io(format!("remove {name}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the log start offset from the checkpoint and the first segment,
+    /// creating an empty segment when there is none, and deletes segments
+    /// wholly below the start (a DeleteRecords cut short by a crash).
+    fn settle_log_start(&mut self, checkpoint: Option<Checkpoint>, now_ms: i64) -> Result<(), LogError> {
+        let checkpointed_start = checkpoint.map_or(0, |c| c.log_start_offset.max(0));
+        if self.segments.is_empty() {
+            let segment = Segment::create(&*self.storage, checkpointed_start, &self.config, now_ms)
+                .map_err(LogError::io("create first segment"))?;
+            self.segments.push(segment);
+        }
+        self.log_start_offset = checkpointed_start.max(self.segments[0].base_offset());
+        if self.log_start_offset > self.log_end_offset() {
+            // Recovery lost data below a DeleteRecords point: nothing of the
+            // old log is readable, so start an empty one at the start offset.
+            warn!(
+                log_start_offset = self.log_start_offset,
+                log_end_offset = self.log_end_offset(),
+                "log end fell below the log start offset; starting empty"
+            );
+            for segment in std::mem::take(&mut self.segments) {
+                segment.delete_files(&*self.storage).map_err(LogError::io("delete segment"))?;
+            }
+            let segment = Segment::create(&*self.storage, self.log_start_offset, &self.config, now_ms)
+                .map_err(LogError::io("create segment"))?;
+            self.segments.push(segment);
+        }
+        self.delete_segments_below_start()
+    }
+
+    /// Restores producer state from the newest valid snapshot at or below
+    /// the log end offset, then replays the batches after it. Snapshots
+    /// past the end (left by a truncated tail) or damaged are deleted.
+    fn load_producer_state(&mut self, names: &[String]) -> Result<(), LogError> {
+        let leo = self.log_end_offset();
+        let mut offsets: Vec<i64> = names.iter().filter_map(|n| parse_file_name(n, SNAPSHOT_SUFFIX)).collect();
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        let mut loaded = None;
+        for offset in offsets {
+            let name = file_name(offset, SNAPSHOT_SUFFIX);
+            let parsed = if offset > leo {
+                Err(format!("it is past the log end offset {leo}"))
+            } else if loaded.is_some() {
+                continue;
+            } else {
+                read_small_file(&*self.storage, &name, SNAPSHOT_MAX_BYTES)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| snapshot::decode(&bytes, offset))
+            };
+            match parsed {
+                Ok(states) => loaded = Some((offset, states)),
+                Err(reason) => {
+                    warn!(snapshot = %name, %reason, "discarding producer snapshot");
+                    self.storage.remove(&name).map_err(LogError::io(format!("remove {name}")))?;
+                }
+            }
+        }
+        let (from, states) = loaded.unwrap_or((i64::MIN, Vec::new()));
+        self.producers = ProducerStateManager::from_states(states);
+        self.replay_producers(from)
+    }
+
+    /// Feeds every batch starting at or after `from` to the producer state.
+    fn replay_producers(&mut self, from: i64) -> Result<(), LogError> {
+        let first = self.segment_index(from);
+        for i in first..self.segments.len() {
+            let segment = &self.segments[i];
+            let context = format!("replay producer state from segment {}", segment.base_offset());
+            let start = if i == first {
+                match segment.find_batch(from).map_err(LogError::io(&context))? {
+                    Some((position, _)) => position,
+                    None => continue,
+                }
+            } else {
+                0
+            };
+            let mut scanner = segment.scanner(start);
+            while let Scanned::Batch { header, .. } = scanner.next_header().map_err(LogError::io(&context))? {
+                if header.base_offset >= from {
+                    self.producers.update(&header);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Removes temp files, Kafka's in-flight leftovers and index files whose
+/// log file is gone.
+fn remove_leftovers(storage: &dyn Storage, names: &[String]) -> Result<(), LogError> {
+    let logs: HashSet<i64> = names.iter().filter_map(|n| parse_file_name(n, LOG_SUFFIX)).collect();
+    for name in names {
+        let leftover = LEFTOVER_SUFFIXES.iter().any(|s| name.ends_with(s));
+        let orphan = [INDEX_SUFFIX, TIME_INDEX_SUFFIX].iter().any(|suffix| {
+            parse_file_name(name, suffix).is_some_and(|base| !logs.contains(&base))
+        });
+        if leftover || orphan {
+            warn!(file = %name, "removing leftover file");
+            storage.remove(name).map_err(LogError::io(format!("remove {name}")))?;
+        }
+    }
+    Ok(())
+}
