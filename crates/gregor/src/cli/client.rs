@@ -15,11 +15,12 @@ use rdkafka::ClientContext;
 
 use super::config::{client_config, ClientRole, ConnectionArgs};
 use super::errors::{error_code, is_unreachable, CliError, Subject};
+use super::native;
 
 /// Remembers the last connection-level error librdkafka reported (such as
 /// "Connect to ipv4#127.0.0.1:9092 failed: Connection refused"), so a
-/// timeout can say why. Shared by every client context the CLI creates;
-/// written on librdkafka's threads, read on the command's thread.
+/// timeout can say why. Written on librdkafka's threads, read on the
+/// command's thread.
 #[derive(Debug, Default)]
 pub struct ErrorWatch {
     last: Mutex<Option<String>>,
@@ -35,14 +36,15 @@ impl ErrorWatch {
         }
     }
 
+    /// From the error callback, which only runs when someone polls the
+    /// client's main queue (a producer does; a blocking metadata request
+    /// does not, which is why `Connection` also drains the queue itself).
     pub fn record_error(&self, error: &KafkaError, reason: &str) {
         // "1/1 brokers are down" follows the connect error that explains it;
         // keep the explanation.
         let is_summary = error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown);
-        if let Ok(mut last) = self.last.lock() {
-            if !(is_summary && last.is_some()) {
-                *last = Some(reason.to_string());
-            }
+        if !(is_summary && self.last().is_some()) {
+            self.remember(reason);
         }
     }
 
@@ -50,9 +52,19 @@ impl ErrorWatch {
         self.last.lock().ok().and_then(|last| last.clone())
     }
 
+    fn remember(&self, reason: &str) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(reason.to_string());
+        }
+    }
+
+    /// From the log callback, which (like the error callback) runs when the
+    /// client's queue is polled. Other logs are shown only with
+    /// `-X debug=...`.
     pub fn log_message(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        // Connection failures reach us through `record` and are reported once,
-        // at the end; librdkafka's own logs are only for `-X debug=...`.
+        if fac == "FAIL" || fac == "ERROR" {
+            self.remember(native::strip_thread_prefix(message));
+        }
         if self.debug {
             eprintln!("rdkafka {level:?} {fac}: {message}");
         }
@@ -144,17 +156,16 @@ impl Connection {
         subject: Subject<'_>,
     ) -> CliError {
         match error_code(err) {
-            Some(code) if is_unreachable(code) => self.unreachable(client, code),
+            Some(code) if is_unreachable(code) => self.unreachable(client),
             _ => CliError::from_kafka(err, subject),
         }
     }
 
-    fn unreachable<C: Watched>(&self, client: &Client<C>, code: RDKafkaErrorCode) -> CliError {
-        let detail = client
-            .context()
-            .watch()
-            .last()
-            .or_else(|| Some(code.to_string()));
+    fn unreachable<C: Watched>(&self, client: &Client<C>) -> CliError {
+        // Without a recorded failure (a broker that accepts connections but
+        // never answers) the timeout says it all.
+        let detail =
+            native::pending_connection_error(client).or_else(|| client.context().watch().last());
         CliError::Unreachable {
             bootstrap: self.bootstrap.clone(),
             timeout: self.timeout,
@@ -291,4 +302,44 @@ pub fn is_internal_topic(name: &str) -> bool {
         name,
         "__consumer_offsets" | "__transaction_state" | "__share_group_state"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_failures_are_remembered_from_logs() {
+        let watch = ErrorWatch::new(false);
+        watch.log_message(RDKafkaLogLevel::Debug, "BROKER", "noise");
+        assert_eq!(watch.last(), None);
+        watch.log_message(
+            RDKafkaLogLevel::Error,
+            "FAIL",
+            "[thrd:127.0.0.1:1/bootstrap]: 127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 \
+             failed: Connection refused (after 0ms in state CONNECT)",
+        );
+        let last = watch.last().unwrap();
+        assert!(
+            last.starts_with("127.0.0.1:1/bootstrap: Connect to"),
+            "{last}"
+        );
+    }
+
+    #[test]
+    fn all_brokers_down_does_not_hide_the_cause() {
+        let watch = ErrorWatch::new(false);
+        watch.record_error(
+            &KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure),
+            "Connect failed: Connection refused",
+        );
+        watch.record_error(
+            &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "1/1 brokers are down",
+        );
+        assert_eq!(
+            watch.last().as_deref(),
+            Some("Connect failed: Connection refused")
+        );
+    }
 }

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::ClientConfig;
 
 use super::errors::CliError;
@@ -153,6 +154,14 @@ pub fn client_config(
     for (key, value) in translate_java_properties(&props.flags)? {
         config.set(key, value);
     }
+    // rdkafka derives its log level from the `log` crate, which the CLI does
+    // not set up; the client context needs warnings to explain connection
+    // failures, and everything when the user asks for `debug`.
+    config.set_log_level(if config.get("debug").is_some() {
+        RDKafkaLogLevel::Debug
+    } else {
+        RDKafkaLogLevel::Warning
+    });
     Ok(config)
 }
 

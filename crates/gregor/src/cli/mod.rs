@@ -37,7 +37,9 @@ pub use offsets::OffsetsArgs;
 pub use produce::ProduceArgs;
 pub use topics::TopicsCommand;
 
-/// The client commands, flattened into the binary's top-level subcommands.
+// The client commands, flattened into the binary's top-level subcommands.
+// (A `//` comment: a doc comment here would become the parent command's
+// `about` text through the flatten.)
 #[derive(clap::Subcommand, Debug)]
 pub enum ClientCommand {
     /// Create, list, describe, alter and delete topics (like kafka-topics.sh).

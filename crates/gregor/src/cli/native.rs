@@ -5,7 +5,10 @@
 //! - ListOffsets, which `gregor offsets` uses like kafka-get-offsets.sh uses
 //!   `Admin.listOffsets`: one batched request for every partition, and the
 //!   max-timestamp spec (-3) that `offsets_for_times` cannot express;
-//! - DescribeTopics, only to print topic ids in `topics describe`.
+//! - DescribeTopics, only to print topic ids in `topics describe`;
+//!
+//! and reads the reason a connection failed from the client's event queue,
+//! which rdkafka only serves while a consumer or producer is being polled.
 //!
 //! Every librdkafka object is owned by a guard that destroys it, and every
 //! wait is bounded by the request timeout.
@@ -13,6 +16,7 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::os::raw::c_char;
+use std::ptr;
 use std::time::Duration;
 
 use rdkafka::bindings as rd;
@@ -312,6 +316,69 @@ pub fn topic_ids<C: ClientContext>(
     Ok(ids)
 }
 
+/// Queued events inspected when looking for a connection failure; a client
+/// that failed for a few seconds has a handful.
+const DRAINED_EVENTS_MAX: usize = 1000;
+
+/// The most recent connection failure librdkafka queued for `client` (a
+/// `FAIL` log line or an error event), taking those events off its queues.
+/// Only for use when the command is about to fail anyway: it also discards
+/// any other queued events.
+pub fn pending_connection_error<C: ClientContext>(client: &Client<C>) -> Option<String> {
+    let rk = client.native_ptr();
+    let mut found: Option<String> = None;
+    // A consumer's main queue is forwarded to its consumer queue.
+    let getters: [unsafe extern "C" fn(*mut rd::rd_kafka_t) -> *mut rd::rd_kafka_queue_t; 2] =
+        [rd::rd_kafka_queue_get_consumer, rd::rd_kafka_queue_get_main];
+    for get in getters {
+        // SAFETY: the client handle is valid; the returned reference (or
+        // null) is released by the guard.
+        let queue = Queue(unsafe { get(rk) });
+        if queue.0.is_null() {
+            continue;
+        }
+        for _ in 0..DRAINED_EVENTS_MAX {
+            // SAFETY: the queue is valid; a zero timeout does not block.
+            let event = Event(unsafe { rd::rd_kafka_queue_poll(queue.0, 0) });
+            if event.0.is_null() {
+                break;
+            }
+            // SAFETY: the event is valid until dropped; strings it returns
+            // live as long as the event and are copied before it is.
+            unsafe {
+                match rd::rd_kafka_event_type(event.0) {
+                    rd::RD_KAFKA_EVENT_LOG => {
+                        let (mut fac, mut text, mut level) = (ptr::null(), ptr::null(), 0);
+                        if rd::rd_kafka_event_log(event.0, &mut fac, &mut text, &mut level) == 0
+                            && matches!(cstr_or_empty(fac).as_str(), "FAIL" | "ERROR")
+                        {
+                            found = Some(strip_thread_prefix(&cstr_or_empty(text)).to_string());
+                        }
+                    }
+                    rd::RD_KAFKA_EVENT_ERROR => {
+                        let code: RDKafkaErrorCode = rd::rd_kafka_event_error(event.0).into();
+                        // "1/1 brokers are down" follows the error that
+                        // explains it; keep the explanation.
+                        if code != RDKafkaErrorCode::AllBrokersDown || found.is_none() {
+                            found = Some(cstr_or_empty(rd::rd_kafka_event_error_string(event.0)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    found
+}
+
+/// librdkafka log lines start with "[thrd:...]: "; a person needs the rest.
+pub fn strip_thread_prefix(message: &str) -> &str {
+    match message.strip_prefix("[thrd:") {
+        Some(rest) => rest.split_once("]: ").map_or(message, |(_, m)| m),
+        None => message,
+    }
+}
+
 /// Kafka prints a `Uuid` as URL-safe base64 of its 16 bytes, without
 /// padding (22 characters). The zero id means "no id" and prints nothing.
 pub fn kafka_uuid_string(most_significant: i64, least_significant: i64) -> Option<String> {
@@ -346,6 +413,17 @@ fn base64_url_no_pad(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_prefix_is_stripped() {
+        assert_eq!(
+            strip_thread_prefix(
+                "[thrd:127.0.0.1:1/bootstrap]: 127.0.0.1:1/bootstrap: Connect failed"
+            ),
+            "127.0.0.1:1/bootstrap: Connect failed"
+        );
+        assert_eq!(strip_thread_prefix("plain"), "plain");
+    }
 
     #[test]
     fn zero_uuid_has_no_string() {
