@@ -76,6 +76,22 @@ impl CliError {
         }
     }
 
+    /// Like `broker`, followed by the broker's own error message when it
+    /// adds something (Kafka's brokers explain many refusals in it).
+    pub fn broker_with_message(
+        code: RDKafkaErrorCode,
+        subject: Subject<'_>,
+        broker_message: &str,
+    ) -> CliError {
+        let mut message = sentence(code, subject);
+        let extra = broker_message.trim();
+        if !extra.is_empty() && extra != message {
+            message.push_str(" Broker message: ");
+            message.push_str(extra);
+        }
+        CliError::Broker { code, message }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> CliError {
         CliError::Io {
             context: context.into(),
@@ -395,6 +411,9 @@ pub fn sentence(code: RDKafkaErrorCode, subject: Subject<'_>) -> String {
              down or the partition may have no leader."
                 .to_string()
         }
+        E::Unknown => {
+            "The broker failed with an unexpected error; its log may say more.".to_string()
+        }
         E::Resolve => "The bootstrap server's host name could not be resolved.".to_string(),
         E::OperationTimedOut | E::TimedOutQueue => {
             "The broker did not answer within the request timeout.".to_string()
@@ -521,6 +540,30 @@ mod tests {
         assert_eq!(error_code(&err), Some(RDKafkaErrorCode::PolicyViolation));
         let err = CliError::from_kafka(&err, Subject::Topic("t"));
         assert!(err.to_string().starts_with("POLICY_VIOLATION: "), "{err}");
+    }
+
+    #[test]
+    fn broker_messages_are_added_when_they_say_more() {
+        let err = CliError::broker_with_message(
+            RDKafkaErrorCode::InvalidReplicationFactor,
+            Subject::Topic("t"),
+            "Replication factor: 3 larger than available brokers: 1.",
+        );
+        assert!(
+            err.to_string().ends_with(
+                " Broker message: Replication factor: 3 larger than available brokers: 1."
+            ),
+            "{err}"
+        );
+        let err = CliError::broker_with_message(
+            RDKafkaErrorCode::TopicAlreadyExists,
+            Subject::Topic("orders"),
+            "Topic 'orders' already exists.",
+        );
+        assert_eq!(
+            err.to_string(),
+            "TOPIC_ALREADY_EXISTS: Topic 'orders' already exists."
+        );
     }
 
     #[test]

@@ -5,12 +5,12 @@ mod describe;
 
 use std::io::Write;
 
-use rdkafka::admin::{NewPartitions, NewTopic, TopicReplication};
 use rdkafka::error::RDKafkaErrorCode;
 
 use super::client::{is_internal_topic, Admin};
 use super::config::{parse_key_value, ConnectionArgs};
 use super::errors::{CliError, Subject};
+use super::native;
 
 pub use describe::DescribeArgs;
 
@@ -91,25 +91,19 @@ pub struct DeleteArgs {
     pub if_exists: bool,
 }
 
-/// Admin-request helpers used only by topic commands.
-impl Admin {
-    /// The one result of a single-topic admin request: `Ok(true)` if it was
-    /// carried out, `Ok(false)` if it failed with the `ignore`d code.
-    fn single_result(
-        &self,
-        results: Result<Vec<rdkafka::admin::TopicResult>, rdkafka::error::KafkaError>,
-        topic: &str,
-        ignore: Option<RDKafkaErrorCode>,
-    ) -> Result<bool, CliError> {
-        let subject = Subject::Topic(topic);
-        let results = results.map_err(|e| CliError::from_kafka(&e, subject))?;
-        match results.into_iter().next() {
-            Some(Ok(_)) => Ok(true),
-            Some(Err((_, code))) if Some(code) == ignore => Ok(false),
-            Some(Err((_, code))) => Err(CliError::broker(code, subject)),
-            None => Err(CliError::Client(format!(
-                "the broker returned no result for topic '{topic}'"
-            ))),
+/// Turns a single-topic result into success, `Ok(false)` for the
+/// `ignore`d error code (--if-exists / --if-not-exists), or the error.
+fn topic_outcome(
+    outcome: Result<native::TopicOutcome, native::NativeError>,
+    topic: &str,
+    ignore: Option<RDKafkaErrorCode>,
+) -> Result<bool, CliError> {
+    let subject = Subject::Topic(topic);
+    match outcome {
+        Ok(Ok(())) => Ok(true),
+        Ok(Err((code, _))) if Some(code) == ignore => Ok(false),
+        Ok(Err((code, message))) | Err(native::NativeError { code, message }) => {
+            Err(CliError::broker_with_message(code, subject, &message))
         }
     }
 }
@@ -117,34 +111,27 @@ impl Admin {
 /// Runs a topics subcommand, writing its normal output to `out`.
 pub async fn run(cmd: TopicsCommand, out: &mut dyn Write) -> Result<(), CliError> {
     match cmd {
-        TopicsCommand::Create(args) => create(args, out).await,
+        TopicsCommand::Create(args) => create(args, out),
         TopicsCommand::List(args) => list(args, out),
         TopicsCommand::Describe(args) => describe::run(args, out).await,
-        TopicsCommand::Alter(args) => alter(args).await,
-        TopicsCommand::Delete(args) => delete(args).await,
+        TopicsCommand::Alter(args) => alter(args),
+        TopicsCommand::Delete(args) => delete(args),
     }
 }
 
-async fn create(args: CreateArgs, out: &mut dyn Write) -> Result<(), CliError> {
+fn create(args: CreateArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let assignment = match &args.replica_assignment {
         Some(text) => Some(parse_replica_assignment(text).map_err(CliError::Usage)?),
         None => None,
     };
-    let assignment_refs: Option<Vec<&[i32]>> = assignment
-        .as_ref()
-        .map(|a| a.iter().map(Vec::as_slice).collect());
-    let (partitions, replication) = match &assignment_refs {
-        Some(refs) => (refs.len() as i32, TopicReplication::Variable(refs)),
+    let spec = native::NewTopicSpec {
+        name: &args.topic,
         // -1 asks the broker for its defaults (CreateTopics v4+).
-        None => (
-            args.partitions.unwrap_or(-1),
-            TopicReplication::Fixed(args.replication_factor.unwrap_or(-1)),
-        ),
+        partitions: args.partitions.unwrap_or(-1),
+        replication_factor: args.replication_factor.unwrap_or(-1),
+        assignment: assignment.as_deref().unwrap_or(&[]),
+        configs: &args.configs,
     };
-    let mut new_topic = NewTopic::new(&args.topic, partitions, replication);
-    for (key, value) in &args.configs {
-        new_topic = new_topic.set(key, value);
-    }
     let admin = Admin::connect(&args.conn)?;
     admin.check_reachable()?;
     if args.topic.contains('.') || args.topic.contains('_') {
@@ -153,14 +140,11 @@ async fn create(args: CreateArgs, out: &mut dyn Write) -> Result<(), CliError> {
              underscore ('_') could collide. To avoid issues it is best to use either, but not both."
         );
     }
-    let results = admin
-        .client
-        .create_topics([&new_topic], &admin.options())
-        .await;
+    let outcome = native::create_topic(admin.client.inner(), spec, admin.conn.timeout);
     let ignore = args
         .if_not_exists
         .then_some(RDKafkaErrorCode::TopicAlreadyExists);
-    if admin.single_result(results, &args.topic, ignore)? {
+    if topic_outcome(outcome, &args.topic, ignore)? {
         writeln!(out, "Created topic {}.", args.topic)
             .map_err(|e| CliError::io("could not write output", e))?;
     }
@@ -179,37 +163,34 @@ fn list(args: ListArgs, out: &mut dyn Write) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn alter(args: AlterArgs) -> Result<(), CliError> {
-    if args.partitions < 1 {
-        return Err(CliError::Usage(format!(
-            "--partitions must be at least 1, got {}",
-            args.partitions
-        )));
-    }
+fn alter(args: AlterArgs) -> Result<(), CliError> {
+    let total = usize::try_from(args.partitions)
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--partitions must be at least 1, got {}",
+                args.partitions
+            ))
+        })?;
     let admin = Admin::connect(&args.conn)?;
     admin.check_reachable()?;
-    let new_partitions = NewPartitions::new(&args.topic, args.partitions as usize);
-    let results = admin
-        .client
-        .create_partitions([&new_partitions], &admin.options())
-        .await;
+    let outcome =
+        native::create_partitions(admin.client.inner(), &args.topic, total, admin.conn.timeout);
     let ignore = args
         .if_exists
         .then_some(RDKafkaErrorCode::UnknownTopicOrPartition);
-    admin.single_result(results, &args.topic, ignore).map(drop)
+    topic_outcome(outcome, &args.topic, ignore).map(drop)
 }
 
-async fn delete(args: DeleteArgs) -> Result<(), CliError> {
+fn delete(args: DeleteArgs) -> Result<(), CliError> {
     let admin = Admin::connect(&args.conn)?;
     admin.check_reachable()?;
-    let results = admin
-        .client
-        .delete_topics(&[&args.topic], &admin.options())
-        .await;
+    let outcome = native::delete_topic(admin.client.inner(), &args.topic, admin.conn.timeout);
     let ignore = args
         .if_exists
         .then_some(RDKafkaErrorCode::UnknownTopicOrPartition);
-    admin.single_result(results, &args.topic, ignore).map(drop)
+    topic_outcome(outcome, &args.topic, ignore).map(drop)
 }
 
 /// Parses kafka-topics.sh's `--replica-assignment`: partitions separated by
