@@ -226,6 +226,9 @@ impl Segment {
                         return Ok(Some(format!("batch at {position} has offsets out of order")));
                     }
                     first = false;
+                    if index_last.is_none() && position > self.index_interval_bytes {
+                        return Ok(Some(format!("offset index is empty but the batch at {position} earned an entry")));
+                    }
                     if header.max_timestamp > state.max_timestamp {
                         state.max_timestamp = header.max_timestamp;
                         state.offset_of_max_timestamp = header.last_offset();
@@ -244,8 +247,10 @@ impl Segment {
         if self.time_index.last().is_some_and(|t| base + i64::from(t.relative_offset) >= state.next_offset) {
             return Ok(Some("time index runs past the end of the log".into()));
         }
-        if self.time_index.entries() == 0 && start > 0 {
-            return Ok(Some("time index is empty but the offset index is not".into()));
+        // Sealing leaves every closed segment's max timestamp in its time
+        // index, so an empty one beside timestamped batches was damaged.
+        if self.time_index.entries() == 0 && (start > 0 || state.max_timestamp > NO_TIMESTAMP) {
+            return Ok(Some("time index is empty but the segment has timestamps".into()));
         }
         if self.log.len() > 0 {
             let mut head = [0u8; BATCH_HEADER_BYTES];
