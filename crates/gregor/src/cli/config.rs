@@ -19,6 +19,7 @@ pub struct ConnectionArgs {
     /// The broker(s) to bootstrap from: HOST:PORT[,HOST:PORT...].
     #[arg(
         long = "bootstrap-server",
+        alias = "broker-list",
         value_name = "HOST:PORT",
         default_value = "localhost:9092"
     )]

@@ -4,13 +4,14 @@
 //! be delivered is reported on stderr and makes the command exit 1.
 
 use std::io::{BufRead, Read};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message};
+use tokio::sync::oneshot;
 
 use super::client::{Connection, ErrorWatch, Watched};
 use super::config::{client_config, ClientRole, ConnectionArgs};
@@ -221,9 +222,11 @@ pub fn run(args: ProduceArgs, input: impl BufRead) -> Result<(), CliError> {
         topic: args.topic.clone(),
         report: Mutex::new(DeliveryReport::default()),
     };
-    let producer: BaseProducer<ProduceContext> = config
-        .create_with_context(context)
-        .map_err(|e| CliError::from_kafka(&e, Subject::Cluster))?;
+    let producer: Arc<BaseProducer<ProduceContext>> = Arc::new(
+        config
+            .create_with_context(context)
+            .map_err(|e| CliError::from_kafka(&e, Subject::Cluster))?,
+    );
     let conn = Connection::new(&args.conn);
     let topic = conn.existing_topic(producer.client(), &args.topic)?;
     if let Some(p) = args.partition {
@@ -235,6 +238,7 @@ pub fn run(args: ProduceArgs, input: impl BufRead) -> Result<(), CliError> {
         }
     }
     let flush_timeout = Duration::from_millis(message_timeout) + FLUSH_GRACE;
+    let _interrupt_watch = flush_on_interrupt(Arc::clone(&producer));
     let sender = Sender {
         producer: &producer,
         topic: &args.topic,
@@ -267,6 +271,43 @@ pub fn run(args: ProduceArgs, input: impl BufRead) -> Result<(), CliError> {
             first: first.unwrap_or_default(),
         }),
     }
+}
+
+/// How long Ctrl-C waits for records already sent before exiting; short,
+/// because a second Ctrl-C cannot cut it off.
+const INTERRUPT_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Exit status after Ctrl-C, as a shell reports for SIGINT.
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// On Ctrl-C, waits (briefly) for the records already handed to librdkafka,
+/// as kafka-console-producer's shutdown hook closes its producer, then exits
+/// with status 130. The watcher thread ends when the returned sender is
+/// dropped, releasing its reference to the producer.
+fn flush_on_interrupt(producer: Arc<BaseProducer<ProduceContext>>) -> Option<oneshot::Sender<()>> {
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let watcher = move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        let interrupted = runtime.block_on(async {
+            tokio::select! {
+                signal = tokio::signal::ctrl_c() => signal.is_ok(),
+                _ = done_rx => false,
+            }
+        });
+        if interrupted {
+            let _ = producer.flush(INTERRUPT_FLUSH_TIMEOUT);
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    };
+    std::thread::Builder::new()
+        .name("produce-interrupt".into())
+        .spawn(watcher)
+        .ok()
+        .map(|_| done_tx)
 }
 
 /// Where records go.

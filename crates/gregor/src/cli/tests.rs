@@ -335,3 +335,38 @@ fn an_unreachable_broker_fails_within_the_timeout() {
     assert!(matches!(err, CliError::Unreachable { .. }), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[test]
+fn consuming_without_a_group_needs_no_group_apis() {
+    use rdkafka::types::RDKafkaApiKey;
+    let (cluster, bs) = cluster_with_topic("plain", 1);
+    for api in [
+        RDKafkaApiKey::FindCoordinator,
+        RDKafkaApiKey::JoinGroup,
+        RDKafkaApiKey::OffsetFetch,
+        RDKafkaApiKey::OffsetCommit,
+    ] {
+        cluster
+            .apiversion(api, None, None)
+            .expect("disable group API");
+    }
+    produce(
+        &["produce", "--bootstrap-server", &bs, "--topic", "plain"],
+        "one\ntwo\n",
+    )
+    .expect("produce");
+    let (result, out) = consume(&[
+        "consume",
+        "--bootstrap-server",
+        &bs,
+        "--topic",
+        "plain",
+        "--from-beginning",
+        "--max-messages",
+        "2",
+        "--timeout-ms",
+        "10000",
+    ]);
+    assert_eq!(result.expect("consume"), consume::Ended::Done);
+    assert_eq!(out, "one\ntwo\n");
+}
