@@ -241,7 +241,7 @@ impl Log {
             log_start_offset: self.log_start_offset,
             duplicate: true,
             max_timestamp: original.timestamp,
-            record_count: (original.last_offset - original.first_offset + 1) as usize,
+            record_count: original.last_offset.saturating_sub(original.first_offset).saturating_add(1).max(0) as usize,
         }
     }
 

@@ -91,8 +91,17 @@ impl SegmentState {
     }
 }
 
+/// Whether a batch read from disk may follow `next_offset` in the segment
+/// based at `base`. Base offsets lie outside the CRC, so they are checked
+/// with arithmetic that cannot overflow.
+fn offsets_in_order(base: i64, next_offset: i64, h: &BatchHeader) -> bool {
+    h.base_offset >= next_offset
+        && h.last_offset() >= h.base_offset
+        && h.last_offset().saturating_sub(base) <= RELATIVE_OFFSET_MAX
+}
+
 fn relative(base: i64, offset: i64) -> u32 {
-    (offset - base).clamp(0, RELATIVE_OFFSET_MAX) as u32
+    offset.saturating_sub(base).clamp(0, RELATIVE_OFFSET_MAX) as u32
 }
 
 /// Outcome of a positioned lookup.
@@ -208,7 +217,7 @@ impl Segment {
         let mut state = SegmentState::empty(base);
         if let Some(t) = self.time_index.last() {
             state.max_timestamp = t.timestamp;
-            state.offset_of_max_timestamp = base + i64::from(t.relative_offset);
+            state.offset_of_max_timestamp = base.saturating_add(i64::from(t.relative_offset));
             state.last_time_entry_timestamp = t.timestamp;
         }
         let index_last = self.offset_index.last();
@@ -218,11 +227,11 @@ impl Segment {
         loop {
             match scanner.next_header()? {
                 Scanned::Batch { position, header } => {
-                    let indexed = index_last.map_or(base, |e| base + i64::from(e.relative_offset));
+                    let indexed = index_last.map_or(base, |e| base.saturating_add(i64::from(e.relative_offset)));
                     if first && start > 0 && header.base_offset > indexed {
                         return Ok(Some(format!("offset index points at {position}, past offset {indexed}")));
                     }
-                    if header.base_offset < state.next_offset || header.last_offset() - base > RELATIVE_OFFSET_MAX {
+                    if !offsets_in_order(base, state.next_offset, &header) {
                         return Ok(Some(format!("batch at {position} has offsets out of order")));
                     }
                     first = false;
@@ -240,11 +249,11 @@ impl Segment {
             }
         }
         if let Some(e) = index_last {
-            if base + i64::from(e.relative_offset) >= state.next_offset {
+            if base.saturating_add(i64::from(e.relative_offset)) >= state.next_offset {
                 return Ok(Some("offset index runs past the end of the log".into()));
             }
         }
-        if self.time_index.last().is_some_and(|t| base + i64::from(t.relative_offset) >= state.next_offset) {
+        if self.time_index.last().is_some_and(|t| base.saturating_add(i64::from(t.relative_offset)) >= state.next_offset) {
             return Ok(Some("time index runs past the end of the log".into()));
         }
         // Sealing leaves every closed segment's max timestamp in its time
@@ -277,9 +286,7 @@ impl Segment {
             match scanner.next_validated()? {
                 Scanned::Batch { position, header } => {
                     let end = scanner.position();
-                    let in_order = header.base_offset >= state.next_offset
-                        && header.last_offset() - base <= RELATIVE_OFFSET_MAX
-                        && end <= SEGMENT_BYTES_MAX;
+                    let in_order = offsets_in_order(base, state.next_offset, &header) && end <= SEGMENT_BYTES_MAX;
                     if !in_order {
                         warn!(segment = base, position, "recovery: batch offsets out of order; truncating here");
                         break;
@@ -415,7 +422,7 @@ impl Segment {
 
     /// Where to start scanning for `offset`: the floor index entry.
     fn index_position(&self, offset: i64) -> io::Result<u64> {
-        let key = (offset - self.base_offset).clamp(0, RELATIVE_OFFSET_MAX);
+        let key = offset.saturating_sub(self.base_offset).clamp(0, RELATIVE_OFFSET_MAX);
         Ok(self.offset_index.floor(key)?.map_or(0, |e| u64::from(e.position)))
     }
 
@@ -497,7 +504,8 @@ impl Segment {
     /// the time index. See [`resolve_in_batch`] for compressed batches.
     pub fn find_offset_by_timestamp(&self, timestamp: i64, starting_offset: i64) -> io::Result<Option<(i64, i64)>> {
         let base = self.base_offset;
-        let from_time = self.time_index.floor(timestamp)?.map_or(base, |e| base + i64::from(e.relative_offset));
+        let from_time =
+            self.time_index.floor(timestamp)?.map_or(base, |e| base.saturating_add(i64::from(e.relative_offset)));
         let start = self.index_position(from_time.max(starting_offset))?;
         let mut scanner = self.scanner(start);
         while let Scanned::Batch { position, header } = scanner.next_header()? {
@@ -568,7 +576,7 @@ fn resolve_in_batch(batch: &[u8], h: &BatchHeader, target: Target) -> Option<(i6
     }
     for record in RecordIter::new(batch) {
         let Ok(record) = record else { break };
-        let offset = h.base_offset + i64::from(record.offset_delta);
+        let offset = h.base_offset.wrapping_add(i64::from(record.offset_delta));
         let ts = h.base_timestamp.wrapping_add(record.timestamp_delta);
         let hit = match target {
             Target::AtLeast { timestamp, starting_offset } => ts >= timestamp && offset >= starting_offset,
