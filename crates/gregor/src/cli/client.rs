@@ -48,6 +48,10 @@ impl ErrorWatch {
         }
     }
 
+    pub fn debug(&self) -> bool {
+        self.debug
+    }
+
     pub fn last(&self) -> Option<String> {
         self.last.lock().ok().and_then(|last| last.clone())
     }
@@ -268,6 +272,16 @@ impl Admin {
     /// operation.
     pub fn check_reachable(&self) -> Result<(), CliError> {
         self.conn.metadata(self.client.inner(), None).map(|_| ())
+    }
+}
+
+impl Drop for Admin {
+    fn drop(&mut self) {
+        // Nothing polls an admin client's log queue; show what it holds
+        // when the user asked for librdkafka's debug logs.
+        if self.client.inner().context().watch.debug() {
+            native::print_pending_logs(self.client.inner());
+        }
     }
 }
 

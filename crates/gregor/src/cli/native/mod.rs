@@ -194,14 +194,31 @@ pub(super) unsafe fn cstr_or_empty(p: *const c_char) -> String {
 /// Queued events inspected when looking for a connection failure; a client
 /// that failed for a few seconds has a handful.
 const DRAINED_EVENTS_MAX: usize = 1000;
+/// Queued log lines printed at most for `-X debug=...`.
+const DEBUG_EVENTS_MAX: usize = 100_000;
 
-/// The most recent connection failure librdkafka queued for `client` (a
-/// `FAIL` log line or an error event), taking those events off its queues.
-/// Only for use when the command is about to fail anyway: it also discards
-/// any other queued events.
-pub fn pending_connection_error<C: ClientContext>(client: &Client<C>) -> Option<String> {
+/// A log line or error event taken off a client's queue.
+enum QueuedEvent {
+    Log {
+        facility: String,
+        level: i32,
+        text: String,
+    },
+    Error {
+        code: RDKafkaErrorCode,
+        text: String,
+    },
+}
+
+/// Takes up to `max` log and error events off `client`'s queues, in order,
+/// discarding everything else queued there. Only for clients that nothing
+/// else polls (admin clients) or that are about to be abandoned.
+fn drain_events<C: ClientContext>(
+    client: &Client<C>,
+    max: usize,
+    mut each: impl FnMut(QueuedEvent),
+) {
     let rk = client.native_ptr();
-    let mut found: Option<String> = None;
     // A consumer's main queue is forwarded to its consumer queue.
     let getters: [unsafe extern "C" fn(*mut rd::rd_kafka_t) -> *mut rd::rd_kafka_queue_t; 2] =
         [rd::rd_kafka_queue_get_consumer, rd::rd_kafka_queue_get_main];
@@ -212,7 +229,7 @@ pub fn pending_connection_error<C: ClientContext>(client: &Client<C>) -> Option<
         if queue.0.is_null() {
             continue;
         }
-        for _ in 0..DRAINED_EVENTS_MAX {
+        for _ in 0..max {
             // SAFETY: the queue is valid; a zero timeout does not block.
             let event = Event(unsafe { rd::rd_kafka_queue_poll(queue.0, 0) });
             if event.0.is_null() {
@@ -224,26 +241,57 @@ pub fn pending_connection_error<C: ClientContext>(client: &Client<C>) -> Option<
                 match rd::rd_kafka_event_type(event.0) {
                     rd::RD_KAFKA_EVENT_LOG => {
                         let (mut fac, mut text, mut level) = (ptr::null(), ptr::null(), 0);
-                        if rd::rd_kafka_event_log(event.0, &mut fac, &mut text, &mut level) == 0
-                            && matches!(cstr_or_empty(fac).as_str(), "FAIL" | "ERROR")
-                        {
-                            found = Some(strip_thread_prefix(&cstr_or_empty(text)).to_string());
+                        if rd::rd_kafka_event_log(event.0, &mut fac, &mut text, &mut level) == 0 {
+                            each(QueuedEvent::Log {
+                                facility: cstr_or_empty(fac),
+                                level,
+                                text: cstr_or_empty(text),
+                            });
                         }
                     }
-                    rd::RD_KAFKA_EVENT_ERROR => {
-                        let code: RDKafkaErrorCode = rd::rd_kafka_event_error(event.0).into();
-                        // "1/1 brokers are down" follows the error that
-                        // explains it; keep the explanation.
-                        if code != RDKafkaErrorCode::AllBrokersDown || found.is_none() {
-                            found = Some(cstr_or_empty(rd::rd_kafka_event_error_string(event.0)));
-                        }
-                    }
+                    rd::RD_KAFKA_EVENT_ERROR => each(QueuedEvent::Error {
+                        code: rd::rd_kafka_event_error(event.0).into(),
+                        text: cstr_or_empty(rd::rd_kafka_event_error_string(event.0)),
+                    }),
                     _ => {}
                 }
             }
         }
     }
+}
+
+/// The most recent connection failure librdkafka queued for `client` (a
+/// `FAIL` log line or an error event). Only for use when the command is
+/// about to fail anyway: it discards the other queued events.
+pub fn pending_connection_error<C: ClientContext>(client: &Client<C>) -> Option<String> {
+    let mut found: Option<String> = None;
+    drain_events(client, DRAINED_EVENTS_MAX, |event| match event {
+        QueuedEvent::Log { facility, text, .. } if facility == "FAIL" || facility == "ERROR" => {
+            found = Some(strip_thread_prefix(&text).to_string());
+        }
+        // "1/1 brokers are down" follows the error that explains it; keep
+        // the explanation.
+        QueuedEvent::Error { code, text }
+            if code != RDKafkaErrorCode::AllBrokersDown || found.is_none() =>
+        {
+            found = Some(text);
+        }
+        _ => {}
+    });
     found
+}
+
+/// Prints the log lines queued on a client nothing polls (an admin
+/// client), for `-X debug=...`; rdkafka would otherwise never show them.
+pub fn print_pending_logs<C: ClientContext>(client: &Client<C>) {
+    drain_events(client, DEBUG_EVENTS_MAX, |event| match event {
+        QueuedEvent::Log {
+            facility,
+            level,
+            text,
+        } => eprintln!("rdkafka {level} {facility}: {text}"),
+        QueuedEvent::Error { code, text } => eprintln!("rdkafka error {code:?}: {text}"),
+    });
 }
 
 /// librdkafka log lines start with "[thrd:...]: "; a person needs the rest.
