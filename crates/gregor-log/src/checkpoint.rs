@@ -25,7 +25,10 @@ pub(crate) struct Checkpoint {
 
 impl Checkpoint {
     pub fn encode(&self) -> String {
-        let body = format!("{VERSION} {} {}", self.log_start_offset, self.recovery_point);
+        let body = format!(
+            "{VERSION} {} {}",
+            self.log_start_offset, self.recovery_point
+        );
         let crc = crc32c::crc32c(body.as_bytes());
         format!("{body} {crc:08x}\n")
     }
@@ -42,7 +45,10 @@ impl Checkpoint {
         }
         let log_start_offset = fields.next()?.parse().ok()?;
         let recovery_point = fields.next()?.parse().ok()?;
-        fields.next().is_none().then_some(Checkpoint { log_start_offset, recovery_point })
+        fields.next().is_none().then_some(Checkpoint {
+            log_start_offset,
+            recovery_point,
+        })
     }
 
     /// The stored checkpoint; `None` if missing or unreadable (the caller
@@ -57,7 +63,9 @@ impl Checkpoint {
             }
             Err(e) => return Err(e),
         };
-        let parsed = std::str::from_utf8(&bytes).ok().and_then(Checkpoint::decode);
+        let parsed = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(Checkpoint::decode);
         if parsed.is_none() {
             warn!("ignoring corrupt log checkpoint");
         }
@@ -75,7 +83,10 @@ mod tests {
 
     #[test]
     fn checkpoint_text_is_pinned_and_checked() {
-        let c = Checkpoint { log_start_offset: 5, recovery_point: 120 };
+        let c = Checkpoint {
+            log_start_offset: 5,
+            recovery_point: 120,
+        };
         let text = c.encode();
         let crc = crc32c::crc32c(b"1 5 120");
         assert_eq!(text, format!("1 5 120 {crc:08x}\n"));

@@ -51,11 +51,24 @@ pub enum AppendError {
     #[error("record batch magic {0} is not supported")]
     UnsupportedForMessageFormat(i8),
     /// INVALID_PRODUCER_EPOCH.
-    #[error("producer {producer_id} epoch {epoch} is older than the current epoch {current_epoch}")]
-    InvalidProducerEpoch { producer_id: i64, epoch: i16, current_epoch: i16 },
+    #[error(
+        "producer {producer_id} epoch {epoch} is older than the current epoch {current_epoch}"
+    )]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current_epoch: i16,
+    },
     /// OUT_OF_ORDER_SEQUENCE_NUMBER.
-    #[error("producer {producer_id} epoch {epoch}: sequence {found} does not follow {last_sequence}")]
-    OutOfOrderSequence { producer_id: i64, epoch: i16, last_sequence: i32, found: i32 },
+    #[error(
+        "producer {producer_id} epoch {epoch}: sequence {found} does not follow {last_sequence}"
+    )]
+    OutOfOrderSequence {
+        producer_id: i64,
+        epoch: i16,
+        last_sequence: i32,
+        found: i32,
+    },
     #[error(transparent)]
     Io(#[from] LogError),
 }
@@ -83,7 +96,11 @@ impl From<BatchError> for AppendError {
 pub enum ReadError {
     /// OFFSET_OUT_OF_RANGE.
     #[error("fetch offset {offset} is outside the log [{log_start_offset}, {log_end_offset}]")]
-    OffsetOutOfRange { offset: i64, log_start_offset: i64, log_end_offset: i64 },
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
     #[error(transparent)]
     Io(#[from] LogError),
 }

@@ -18,7 +18,9 @@ impl FileStorage {
     /// Uses `dir`, creating it (and its parents) if missing.
     pub fn open(dir: &Path) -> io::Result<FileStorage> {
         fs::create_dir_all(dir)?;
-        Ok(FileStorage { dir: dir.to_path_buf() })
+        Ok(FileStorage {
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -29,7 +31,10 @@ impl FileStorage {
         // Names come from the log itself; refusing separators keeps a bug
         // from ever touching files outside the partition directory.
         if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad file name {name:?}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad file name {name:?}"),
+            ));
         }
         Ok(self.dir.join(name))
     }
@@ -37,13 +42,21 @@ impl FileStorage {
 
 impl Storage for FileStorage {
     fn open(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
-        let file = OpenOptions::new().read(true).write(true).open(self.path(name)?)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(self.path(name)?)?;
         let len = file.metadata()?.len();
         Ok(Box::new(DiskFile { file, len }))
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(self.path(name)?)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(self.path(name)?)?;
         Ok(Box::new(DiskFile { file, len: 0 }))
     }
 

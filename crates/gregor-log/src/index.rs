@@ -52,7 +52,10 @@ impl IndexEntry for OffsetEntry {
     const BYTES: usize = OFFSET_ENTRY_BYTES;
 
     fn decode(bytes: &[u8]) -> OffsetEntry {
-        OffsetEntry { relative_offset: be_u32(&bytes[0..4]), position: be_u32(&bytes[4..8]) }
+        OffsetEntry {
+            relative_offset: be_u32(&bytes[0..4]),
+            position: be_u32(&bytes[4..8]),
+        }
     }
 
     fn encode(&self, out: &mut [u8]) {
@@ -71,7 +74,10 @@ impl IndexEntry for TimeEntry {
     fn decode(bytes: &[u8]) -> TimeEntry {
         let mut ts = [0u8; 8];
         ts.copy_from_slice(&bytes[0..8]);
-        TimeEntry { timestamp: i64::from_be_bytes(ts), relative_offset: be_u32(&bytes[8..12]) }
+        TimeEntry {
+            timestamp: i64::from_be_bytes(ts),
+            relative_offset: be_u32(&bytes[8..12]),
+        }
     }
 
     fn encode(&self, out: &mut [u8]) {
@@ -101,8 +107,13 @@ impl<E: IndexEntry> IndexFile<E> {
     /// is reported by [`IndexFile::check`], not here.
     pub fn new(file: Box<dyn SegmentFile>, max_index_bytes: u64) -> io::Result<IndexFile<E>> {
         let entries = file.len() / E::BYTES as u64;
-        let mut index =
-            IndexFile { file, entries, max_entries: max_index_bytes / E::BYTES as u64, last: None, _entry: PhantomData };
+        let mut index = IndexFile {
+            file,
+            entries,
+            max_entries: max_index_bytes / E::BYTES as u64,
+            last: None,
+            _entry: PhantomData,
+        };
         if entries > 0 {
             index.last = Some(index.entry(entries - 1)?);
         }
@@ -175,7 +186,11 @@ impl<E: IndexEntry> IndexFile<E> {
     pub fn truncate_entries(&mut self, entries: u64) -> io::Result<()> {
         self.file.truncate(entries * E::BYTES as u64)?;
         self.entries = entries.min(self.entries);
-        self.last = if self.entries == 0 { None } else { Some(self.entry(self.entries - 1)?) };
+        self.last = if self.entries == 0 {
+            None
+        } else {
+            Some(self.entry(self.entries - 1)?)
+        };
         Ok(())
     }
 
@@ -186,9 +201,18 @@ impl<E: IndexEntry> IndexFile<E> {
     /// Checks the file holds whole entries sorted by key, and hands each
     /// entry to `valid` (segment-specific bounds). `full` reads every entry;
     /// otherwise only the first and last, as Kafka's sanity check does.
-    pub fn check(&self, full: bool, mut valid: impl FnMut(&E) -> bool) -> io::Result<Result<(), String>> {
-        if self.file.len() % E::BYTES as u64 != 0 {
-            return Ok(Err(format!("length {} is not a multiple of {}", self.file.len(), E::BYTES)));
+    pub fn check(
+        &self,
+        full: bool,
+        mut valid: impl FnMut(&E) -> bool,
+    ) -> io::Result<Result<(), String>> {
+        // (Not `is_multiple_of`: the workspace's rust-version is 1.85.)
+        if self.entries * E::BYTES as u64 != self.file.len() {
+            return Ok(Err(format!(
+                "length {} is not a multiple of {}",
+                self.file.len(),
+                E::BYTES
+            )));
         }
         let picks: Vec<u64> = match (full, self.entries) {
             (_, 0) => Vec::new(),
@@ -203,7 +227,9 @@ impl<E: IndexEntry> IndexFile<E> {
             }
             if let Some(p) = previous {
                 if p.key() > entry.key() {
-                    return Ok(Err(format!("entry {n} {entry:?} is below its predecessor {p:?}")));
+                    return Ok(Err(format!(
+                        "entry {n} {entry:?} is below its predecessor {p:?}"
+                    )));
                 }
             }
             previous = Some(entry);
@@ -220,15 +246,20 @@ mod tests {
 
     fn index(entries: &[OffsetEntry]) -> IndexFile<OffsetEntry> {
         let storage = MemStorage::new();
-        let mut index = IndexFile::new(storage.create("x.index").expect("create"), 80).expect("new");
+        let mut index =
+            IndexFile::new(storage.create("x.index").expect("create"), 80).expect("new");
         index.append_all(entries).expect("append");
         index
     }
 
     #[test]
     fn floor_finds_the_last_entry_not_above_the_key() {
-        let entries: Vec<OffsetEntry> =
-            (0..10).map(|i| OffsetEntry { relative_offset: i * 10, position: i * 100 }).collect();
+        let entries: Vec<OffsetEntry> = (0..10)
+            .map(|i| OffsetEntry {
+                relative_offset: i * 10,
+                position: i * 100,
+            })
+            .collect();
         let index = index(&entries);
         assert_eq!(index.floor(-1).expect("floor"), None);
         assert_eq!(index.floor(0).expect("floor"), Some(entries[0]));
@@ -242,17 +273,31 @@ mod tests {
     #[test]
     fn entries_use_kafka_byte_layout() {
         let mut out = [0u8; 12];
-        OffsetEntry { relative_offset: 0x0102_0304, position: 0x0a0b_0c0d }.encode(&mut out[..8]);
+        OffsetEntry {
+            relative_offset: 0x0102_0304,
+            position: 0x0a0b_0c0d,
+        }
+        .encode(&mut out[..8]);
         assert_eq!(out[..8], [1, 2, 3, 4, 0x0a, 0x0b, 0x0c, 0x0d]);
-        TimeEntry { timestamp: 0x0102_0304_0506_0708, relative_offset: 9 }.encode(&mut out);
+        TimeEntry {
+            timestamp: 0x0102_0304_0506_0708,
+            relative_offset: 9,
+        }
+        .encode(&mut out);
         assert_eq!(out, [1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 9]);
     }
 
     #[test]
     fn check_catches_torn_and_unsorted_files() {
         let mut index = index(&[
-            OffsetEntry { relative_offset: 5, position: 0 },
-            OffsetEntry { relative_offset: 3, position: 10 },
+            OffsetEntry {
+                relative_offset: 5,
+                position: 0,
+            },
+            OffsetEntry {
+                relative_offset: 3,
+                position: 10,
+            },
         ]);
         assert!(index.check(true, |_| true).expect("io").is_err());
         index.truncate_entries(1).expect("truncate");

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use gregor_protocol::batch::{
-    set_base_offset, set_log_append_time, set_partition_leader_epoch, split_batches, validate_batch, BatchHeader,
-    NO_TIMESTAMP,
+    set_base_offset, set_log_append_time, set_partition_leader_epoch, split_batches,
+    validate_batch, BatchHeader, NO_TIMESTAMP,
 };
 use tracing::{debug, warn};
 
@@ -118,17 +118,23 @@ impl Log {
     }
 
     pub(crate) fn active(&self) -> &Segment {
-        self.segments.last().expect("a log always has an active segment")
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
     }
 
     fn active_mut(&mut self) -> &mut Segment {
-        self.segments.last_mut().expect("a log always has an active segment")
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
     }
 
     /// Index of the segment that would hold `offset` (the first one for
     /// offsets below it).
     pub(crate) fn segment_index(&self, offset: i64) -> usize {
-        self.segments.partition_point(|s| s.base_offset() <= offset).saturating_sub(1)
+        self.segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1)
     }
 
     pub(crate) fn check_healthy(&self) -> Result<(), LogError> {
@@ -139,7 +145,12 @@ impl Log {
     }
 
     /// Appends a produce request's `records` from a client. See [`Log::append_from`].
-    pub fn append(&mut self, records: &mut BytesMut, leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, AppendError> {
+    pub fn append(
+        &mut self,
+        records: &mut BytesMut,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
         self.append_from(records, leader_epoch, now_ms, AppendOrigin::Client)
     }
 
@@ -160,9 +171,17 @@ impl Log {
         if let Some(original) = self.check_producers(records, origin)? {
             return Ok(self.duplicate_info(original));
         }
-        let append_time = (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
-        let (base_offset, last_offset, max_timestamp) = self.assign_offsets(records, leader_epoch, append_time)?;
-        if self.active().should_roll(&self.config, records.len() as u64, max_timestamp, last_offset, now_ms) {
+        let append_time =
+            (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+        let (base_offset, last_offset, max_timestamp) =
+            self.assign_offsets(records, leader_epoch, append_time)?;
+        if self.active().should_roll(
+            &self.config,
+            records.len() as u64,
+            max_timestamp,
+            last_offset,
+            now_ms,
+        ) {
             self.roll(now_ms)?;
         }
         self.write(records)?;
@@ -188,7 +207,9 @@ impl Log {
     /// `LogValidator.validateBatch`, in Kafka's order.
     fn validate(&self, records: &[u8], origin: AppendOrigin) -> Result<Validated, AppendError> {
         if records.is_empty() {
-            return Err(AppendError::InvalidRecord("the append holds no record batches".into()));
+            return Err(AppendError::InvalidRecord(
+                "the append holds no record batches".into(),
+            ));
         }
         let mut total = Validated { records: 0 };
         for item in split_batches(records) {
@@ -201,7 +222,10 @@ impl Log {
             }
             let size = header.total_bytes();
             if size > self.config.max_message_bytes {
-                return Err(AppendError::MessageTooLarge { size, max: self.config.max_message_bytes });
+                return Err(AppendError::MessageTooLarge {
+                    size,
+                    max: self.config.max_message_bytes,
+                });
             }
             validate_batch(&records[range])?;
             check_batch_fields(&header, origin)?;
@@ -209,23 +233,32 @@ impl Log {
         }
         let max = self.config.segment_bytes_effective();
         if records.len() as u64 > max {
-            return Err(AppendError::RecordListTooLarge { size: records.len(), max });
+            return Err(AppendError::RecordListTooLarge {
+                size: records.len(),
+                max,
+            });
         }
         Ok(total)
     }
 
     /// Runs the producer checks over every batch; a duplicate anywhere
     /// makes the whole append a duplicate, as in Kafka.
-    fn check_producers(&self, records: &[u8], origin: AppendOrigin) -> Result<Option<BatchMetadata>, AppendError> {
+    fn check_producers(
+        &self,
+        records: &[u8],
+        origin: AppendOrigin,
+    ) -> Result<Option<BatchMetadata>, AppendError> {
         let mut pending: Vec<Pending> = Vec::new();
         for (header, _) in split_batches(records).flatten() {
             match self.producers.check(&header, origin, &pending)? {
                 SequenceCheck::Duplicate(original) => return Ok(Some(original)),
-                SequenceCheck::Accept if header.has_producer_id() && !header.is_control() => pending.push(Pending {
-                    producer_id: header.producer_id,
-                    epoch: header.producer_epoch,
-                    last_sequence: header.last_sequence(),
-                }),
+                SequenceCheck::Accept if header.has_producer_id() && !header.is_control() => {
+                    pending.push(Pending {
+                        producer_id: header.producer_id,
+                        epoch: header.producer_epoch,
+                        last_sequence: header.last_sequence(),
+                    })
+                }
                 SequenceCheck::Accept => {}
             }
         }
@@ -233,7 +266,11 @@ impl Log {
     }
 
     fn duplicate_info(&self, original: BatchMetadata) -> AppendInfo {
-        debug!(first = original.first_offset, last = original.last_offset, "duplicate produce of a cached batch");
+        debug!(
+            first = original.first_offset,
+            last = original.last_offset,
+            "duplicate produce of a cached batch"
+        );
         AppendInfo {
             base_offset: original.first_offset,
             last_offset: original.last_offset,
@@ -241,7 +278,11 @@ impl Log {
             log_start_offset: self.log_start_offset,
             duplicate: true,
             max_timestamp: original.timestamp,
-            record_count: original.last_offset.saturating_sub(original.first_offset).saturating_add(1).max(0) as usize,
+            record_count: original
+                .last_offset
+                .saturating_sub(original.first_offset)
+                .saturating_add(1)
+                .max(0) as usize,
         }
     }
 
@@ -280,7 +321,10 @@ impl Log {
                     warn!(segment = base, %error, "append failed and could not be undone; log goes offline");
                     self.failure = Some(format!("append to segment {base}: {error}"));
                 }
-                Err(LogError::Io { context: format!("append to segment {base}"), source: error })
+                Err(LogError::Io {
+                    context: format!("append to segment {base}"),
+                    source: error,
+                })
             }
         }
     }
@@ -293,9 +337,12 @@ impl Log {
         let new_base = self.log_end_offset();
         let old_base = self.active().base_offset();
         let context = format!("roll segment {old_base} to {new_base}");
-        self.active_mut().seal().map_err(LogError::io(context.clone()))?;
+        self.active_mut()
+            .seal()
+            .map_err(LogError::io(context.clone()))?;
         self.active().flush().map_err(|e| self.fail(&context, e))?;
-        let segment = Segment::create(&*self.storage, new_base, &self.config, now_ms).map_err(LogError::io(context))?;
+        let segment = Segment::create(&*self.storage, new_base, &self.config, now_ms)
+            .map_err(LogError::io(context))?;
         self.segments.push(segment);
         self.recovery_point = new_base;
         self.unflushed_messages = 0;
@@ -312,7 +359,10 @@ impl Log {
         self.check_healthy()?;
         self.last_seen_ms = self.last_seen_ms.max(now_ms);
         let last_offset = self.log_end_offset() - 1;
-        if self.active().should_roll(&self.config, 0, now_ms, last_offset, now_ms) {
+        if self
+            .active()
+            .should_roll(&self.config, 0, now_ms, last_offset, now_ms)
+        {
             self.roll(now_ms)?;
         }
         Ok(())
@@ -323,7 +373,10 @@ impl Log {
     fn fail(&mut self, context: &str, error: std::io::Error) -> LogError {
         warn!(context, %error, "fsync failed; log goes offline");
         self.failure = Some(format!("{context}: {error}"));
-        LogError::Io { context: context.to_string(), source: error }
+        LogError::Io {
+            context: context.to_string(),
+            source: error,
+        }
     }
 
     /// Fsyncs every segment holding data above the recovery point.
@@ -357,7 +410,9 @@ impl Log {
     /// is unflushed. The broker calls this on a timer.
     pub fn flush_if_due(&mut self, now_ms: i64) -> Result<(), LogError> {
         self.last_seen_ms = self.last_seen_ms.max(now_ms);
-        if self.unflushed_messages > 0 && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_interval_ms {
+        if self.unflushed_messages > 0
+            && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_interval_ms
+        {
             self.flush()?;
             self.last_flush_ms = now_ms;
         }
@@ -371,7 +426,10 @@ impl Log {
         self.check_healthy()?;
         let log_end_offset = self.log_end_offset();
         if offset > log_end_offset {
-            return Err(LogError::OffsetOutOfRange { offset, log_end_offset });
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_end_offset,
+            });
         }
         if offset <= self.log_start_offset {
             return Ok(self.log_start_offset);
@@ -389,17 +447,28 @@ impl Log {
     pub(crate) fn delete_segments_below_start(&mut self) -> Result<(), LogError> {
         while self.segments.len() > 1 && self.segments[1].base_offset() <= self.log_start_offset {
             let segment = self.segments.remove(0);
-            debug!(base = segment.base_offset(), "deleting segment below the log start offset");
+            debug!(
+                base = segment.base_offset(),
+                "deleting segment below the log start offset"
+            );
             segment
                 .delete_files(&*self.storage)
-                .map_err(LogError::io(format!("delete segment {}", segment.base_offset())))?;
+                .map_err(LogError::io(format!(
+                    "delete segment {}",
+                    segment.base_offset()
+                )))?;
         }
         Ok(())
     }
 
     pub(crate) fn write_checkpoint(&mut self) -> Result<(), LogError> {
-        let checkpoint = Checkpoint { log_start_offset: self.log_start_offset, recovery_point: self.recovery_point };
-        checkpoint.write(&*self.storage).map_err(LogError::io("write log checkpoint"))?;
+        let checkpoint = Checkpoint {
+            log_start_offset: self.log_start_offset,
+            recovery_point: self.recovery_point,
+        };
+        checkpoint
+            .write(&*self.storage)
+            .map_err(LogError::io("write log checkpoint"))?;
         self.checkpointed = Some(checkpoint);
         Ok(())
     }
@@ -408,13 +477,22 @@ impl Log {
     fn write_snapshot(&self, offset: i64) -> Result<(), LogError> {
         let name = file_name(offset, SNAPSHOT_SUFFIX);
         let bytes = snapshot::encode(offset, &self.producers.states());
-        write_atomically(&*self.storage, &name, &bytes).map_err(LogError::io(format!("write {name}")))?;
-        let names = self.storage.list().map_err(LogError::io("list log directory"))?;
-        let mut offsets: Vec<i64> = names.iter().filter_map(|n| parse_file_name(n, SNAPSHOT_SUFFIX)).collect();
+        write_atomically(&*self.storage, &name, &bytes)
+            .map_err(LogError::io(format!("write {name}")))?;
+        let names = self
+            .storage
+            .list()
+            .map_err(LogError::io("list log directory"))?;
+        let mut offsets: Vec<i64> = names
+            .iter()
+            .filter_map(|n| parse_file_name(n, SNAPSHOT_SUFFIX))
+            .collect();
         offsets.sort_unstable_by(|a, b| b.cmp(a));
         for old in offsets.into_iter().skip(SNAPSHOTS_RETAINED) {
             let old_name = file_name(old, SNAPSHOT_SUFFIX);
-            self.storage.remove(&old_name).map_err(LogError::io(format!("remove {old_name}")))?;
+            self.storage
+                .remove(&old_name)
+                .map_err(LogError::io(format!("remove {old_name}")))?;
         }
         Ok(())
     }
@@ -426,7 +504,9 @@ impl Log {
     pub fn close(mut self) -> Result<(), LogError> {
         self.check_healthy()?;
         let base = self.active().base_offset();
-        self.active_mut().seal().map_err(LogError::io(format!("seal segment {base}")))?;
+        self.active_mut()
+            .seal()
+            .map_err(LogError::io(format!("seal segment {base}")))?;
         self.flush()?;
         self.write_snapshot(self.log_end_offset())?;
         self.write_checkpoint()
@@ -434,7 +514,9 @@ impl Log {
 
     /// Removes the whole partition directory (topic deletion).
     pub fn delete(self) -> Result<(), LogError> {
-        self.storage.remove_all().map_err(LogError::io("remove log directory"))
+        self.storage
+            .remove_all()
+            .map_err(LogError::io("remove log directory"))
     }
 }
 
@@ -442,10 +524,14 @@ impl Log {
 /// module does not know: these depend on who is appending.
 fn check_batch_fields(h: &BatchHeader, origin: AppendOrigin) -> Result<(), AppendError> {
     if h.records_count == 0 {
-        return Err(AppendError::InvalidRecord("a produced batch must hold at least one record".into()));
+        return Err(AppendError::InvalidRecord(
+            "a produced batch must hold at least one record".into(),
+        ));
     }
     if origin == AppendOrigin::Client && h.is_control() {
-        return Err(AppendError::InvalidRecord("clients may not write control batches".into()));
+        return Err(AppendError::InvalidRecord(
+            "clients may not write control batches".into(),
+        ));
     }
     if h.has_producer_id() && !h.is_control() && h.base_sequence < 0 {
         return Err(AppendError::InvalidRecord(format!(

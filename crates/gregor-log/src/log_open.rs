@@ -15,7 +15,9 @@ use crate::file_storage::FileStorage;
 use crate::log::Log;
 use crate::producer_state::ProducerStateManager;
 use crate::scanner::Scanned;
-use crate::segment::{file_name, parse_file_name, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use crate::segment::{
+    file_name, parse_file_name, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
+};
 use crate::snapshot::{self, SNAPSHOT_MAX_BYTES, SNAPSHOT_SUFFIX};
 use crate::storage::{read_small_file, Storage, TEMP_SUFFIX};
 
@@ -28,8 +30,16 @@ impl Log {
     /// `clean_shutdown` is the broker's word that the last `close` finished;
     /// if false, everything after the last recovery point is validated and
     /// a torn tail cut off.
-    pub fn open(dir: &Path, config: LogConfig, clean_shutdown: bool, now_ms: i64) -> Result<Log, LogError> {
-        let storage = FileStorage::open(dir).map_err(LogError::io(format!("open log directory {}", dir.display())))?;
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        clean_shutdown: bool,
+        now_ms: i64,
+    ) -> Result<Log, LogError> {
+        let storage = FileStorage::open(dir).map_err(LogError::io(format!(
+            "open log directory {}",
+            dir.display()
+        )))?;
         Log::open_with_storage(Arc::new(storage), config, clean_shutdown, now_ms)
     }
 
@@ -42,7 +52,8 @@ impl Log {
     ) -> Result<Log, LogError> {
         let names = storage.list().map_err(LogError::io("list log directory"))?;
         remove_leftovers(&*storage, &names)?;
-        let checkpoint = Checkpoint::read(&*storage).map_err(LogError::io(format!("read {CHECKPOINT_FILE}")))?;
+        let checkpoint =
+            Checkpoint::read(&*storage).map_err(LogError::io(format!("read {CHECKPOINT_FILE}")))?;
         let mut log = Log {
             storage,
             config,
@@ -56,7 +67,10 @@ impl Log {
             last_seen_ms: now_ms,
             failure: None,
         };
-        let mut bases: Vec<i64> = names.iter().filter_map(|n| parse_file_name(n, LOG_SUFFIX)).collect();
+        let mut bases: Vec<i64> = names
+            .iter()
+            .filter_map(|n| parse_file_name(n, LOG_SUFFIX))
+            .collect();
         bases.sort_unstable();
         log.load_segments(&bases, checkpoint, clean_shutdown, now_ms)?;
         log.settle_log_start(checkpoint, now_ms)?;
@@ -89,17 +103,22 @@ impl Log {
             bases.len()
         } else {
             let recovery_point = checkpoint.map_or(i64::MIN, |c| c.recovery_point);
-            bases.partition_point(|&b| b <= recovery_point).saturating_sub(1)
+            bases
+                .partition_point(|&b| b <= recovery_point)
+                .saturating_sub(1)
         };
         for (i, &base) in bases.iter().enumerate() {
             let context = format!("open segment {base}");
-            let (mut segment, missing) =
-                Segment::open(&*self.storage, base, &self.config, now_ms).map_err(LogError::io(&context))?;
+            let (mut segment, missing) = Segment::open(&*self.storage, base, &self.config, now_ms)
+                .map_err(LogError::io(&context))?;
             let is_last = i + 1 == bases.len();
             let reason = match missing {
                 _ if i >= recover_from => Some("unclean shutdown".to_string()),
                 Some(missing) => Some(missing),
-                None => match segment.check_indexes(is_last).map_err(LogError::io(&context))? {
+                None => match segment
+                    .check_indexes(is_last)
+                    .map_err(LogError::io(&context))?
+                {
                     Some(problem) => Some(problem),
                     None => segment.load().map_err(LogError::io(&context))?,
                 },
@@ -107,8 +126,12 @@ impl Log {
             let mut truncated = 0;
             if let Some(reason) = reason {
                 info!(segment = base, %reason, "recovering segment");
-                truncated = segment.recover().map_err(LogError::io(format!("recover segment {base}")))?;
-                segment.flush().map_err(LogError::io(format!("fsync recovered segment {base}")))?;
+                truncated = segment
+                    .recover()
+                    .map_err(LogError::io(format!("recover segment {base}")))?;
+                segment
+                    .flush()
+                    .map_err(LogError::io(format!("fsync recovered segment {base}")))?;
             }
             if let Some(previous) = self.segments.last() {
                 if previous.next_offset() > base {
@@ -121,7 +144,10 @@ impl Log {
             }
             self.segments.push(segment);
             if truncated > 0 {
-                warn!(segment = base, truncated, "recovery cut a torn or corrupt tail");
+                warn!(
+                    segment = base,
+                    truncated, "recovery cut a torn or corrupt tail"
+                );
                 self.delete_segment_files(&bases[i + 1..])?;
                 break;
             }
@@ -134,7 +160,9 @@ impl Log {
             warn!(segment = base, "deleting segment after a truncated one");
             for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
                 let name = file_name(base, suffix);
-                self.storage.remove(&name).map_err(LogError::io(format!("remove {name}")))?;
+                self.storage
+                    .remove(&name)
+                    .map_err(LogError::io(format!("remove {name}")))?;
             }
         }
         Ok(())
@@ -143,7 +171,11 @@ impl Log {
     /// Sets the log start offset from the checkpoint and the first segment,
     /// creating an empty segment when there is none, and deletes segments
     /// wholly below the start (a DeleteRecords cut short by a crash).
-    fn settle_log_start(&mut self, checkpoint: Option<Checkpoint>, now_ms: i64) -> Result<(), LogError> {
+    fn settle_log_start(
+        &mut self,
+        checkpoint: Option<Checkpoint>,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
         let checkpointed_start = checkpoint.map_or(0, |c| c.log_start_offset.max(0));
         if self.segments.is_empty() {
             let segment = Segment::create(&*self.storage, checkpointed_start, &self.config, now_ms)
@@ -160,10 +192,13 @@ impl Log {
                 "log end fell below the log start offset; starting empty"
             );
             for segment in std::mem::take(&mut self.segments) {
-                segment.delete_files(&*self.storage).map_err(LogError::io("delete segment"))?;
+                segment
+                    .delete_files(&*self.storage)
+                    .map_err(LogError::io("delete segment"))?;
             }
-            let segment = Segment::create(&*self.storage, self.log_start_offset, &self.config, now_ms)
-                .map_err(LogError::io("create segment"))?;
+            let segment =
+                Segment::create(&*self.storage, self.log_start_offset, &self.config, now_ms)
+                    .map_err(LogError::io("create segment"))?;
             self.segments.push(segment);
         }
         self.delete_segments_below_start()
@@ -174,7 +209,10 @@ impl Log {
     /// past the end (left by a truncated tail) or damaged are deleted.
     fn load_producer_state(&mut self, names: &[String]) -> Result<(), LogError> {
         let leo = self.log_end_offset();
-        let mut offsets: Vec<i64> = names.iter().filter_map(|n| parse_file_name(n, SNAPSHOT_SUFFIX)).collect();
+        let mut offsets: Vec<i64> = names
+            .iter()
+            .filter_map(|n| parse_file_name(n, SNAPSHOT_SUFFIX))
+            .collect();
         offsets.sort_unstable_by(|a, b| b.cmp(a));
         let mut loaded = None;
         for offset in offsets {
@@ -192,7 +230,9 @@ impl Log {
                 Ok(states) => loaded = Some((offset, states)),
                 Err(reason) => {
                     warn!(snapshot = %name, %reason, "discarding producer snapshot");
-                    self.storage.remove(&name).map_err(LogError::io(format!("remove {name}")))?;
+                    self.storage
+                        .remove(&name)
+                        .map_err(LogError::io(format!("remove {name}")))?;
                 }
             }
         }
@@ -206,7 +246,10 @@ impl Log {
         let first = self.segment_index(from);
         for i in first..self.segments.len() {
             let segment = &self.segments[i];
-            let context = format!("replay producer state from segment {}", segment.base_offset());
+            let context = format!(
+                "replay producer state from segment {}",
+                segment.base_offset()
+            );
             let start = if i == first {
                 match segment.find_batch(from).map_err(LogError::io(&context))? {
                     Some((position, _)) => position,
@@ -216,7 +259,9 @@ impl Log {
                 0
             };
             let mut scanner = segment.scanner(start);
-            while let Scanned::Batch { header, .. } = scanner.next_header().map_err(LogError::io(&context))? {
+            while let Scanned::Batch { header, .. } =
+                scanner.next_header().map_err(LogError::io(&context))?
+            {
                 if header.base_offset >= from {
                     self.producers.update(&header);
                 }
@@ -229,15 +274,20 @@ impl Log {
 /// Removes temp files, Kafka's in-flight leftovers and index files whose
 /// log file is gone.
 fn remove_leftovers(storage: &dyn Storage, names: &[String]) -> Result<(), LogError> {
-    let logs: HashSet<i64> = names.iter().filter_map(|n| parse_file_name(n, LOG_SUFFIX)).collect();
+    let logs: HashSet<i64> = names
+        .iter()
+        .filter_map(|n| parse_file_name(n, LOG_SUFFIX))
+        .collect();
     for name in names {
         let leftover = LEFTOVER_SUFFIXES.iter().any(|s| name.ends_with(s));
-        let orphan = [INDEX_SUFFIX, TIME_INDEX_SUFFIX].iter().any(|suffix| {
-            parse_file_name(name, suffix).is_some_and(|base| !logs.contains(&base))
-        });
+        let orphan = [INDEX_SUFFIX, TIME_INDEX_SUFFIX]
+            .iter()
+            .any(|suffix| parse_file_name(name, suffix).is_some_and(|base| !logs.contains(&base)));
         if leftover || orphan {
             warn!(file = %name, "removing leftover file");
-            storage.remove(name).map_err(LogError::io(format!("remove {name}")))?;
+            storage
+                .remove(name)
+                .map_err(LogError::io(format!("remove {name}")))?;
         }
     }
     Ok(())

@@ -1,5 +1,7 @@
 //! Reading a [`Log`]: fetch by offset and ListOffsets by timestamp.
 
+use gregor_protocol::batch::BatchHeader;
+
 use crate::error::{LogError, ReadError};
 use crate::log::{Log, ReadResult};
 
@@ -20,29 +22,33 @@ impl Log {
         self.check_healthy()?;
         let (log_start_offset, log_end_offset) = (self.log_start_offset, self.log_end_offset());
         if fetch_offset < log_start_offset || fetch_offset > log_end_offset {
-            return Err(ReadError::OffsetOutOfRange { offset: fetch_offset, log_start_offset, log_end_offset });
+            return Err(ReadError::OffsetOutOfRange {
+                offset: fetch_offset,
+                log_start_offset,
+                log_end_offset,
+            });
         }
-        let mut result = ReadResult { records: Vec::new(), bytes: 0, log_start_offset, log_end_offset };
+        let mut result = ReadResult {
+            records: Vec::new(),
+            bytes: 0,
+            log_start_offset,
+            log_end_offset,
+        };
         if fetch_offset >= log_end_offset || fetch_offset >= max_offset_exclusive {
             return Ok(result);
         }
-        let io = |base: i64| LogError::io(format!("read segment {base}"));
-        let mut index = self.segment_index(fetch_offset);
-        let mut located = self.segments[index].find_batch(fetch_offset).map_err(io(self.segments[index].base_offset()))?;
-        while located.is_none() {
-            index += 1;
-            let Some(segment) = self.segments.get(index) else {
-                return Ok(result);
-            };
-            located = segment.header_at(0).map_err(io(segment.base_offset()))?.map(|h| (0, h));
-        }
-        let Some((mut position, first)) = located else {
+        let Some((mut index, mut position, first)) = self.locate(fetch_offset)? else {
             return Ok(result);
         };
+        let io = |base: i64| LogError::io(format!("read segment {base}"));
         let mut first_header = Some(first);
         loop {
             let segment = &self.segments[index];
-            let oversize = if min_one_batch && result.bytes == 0 { first_header.as_ref() } else { None };
+            let oversize = if min_one_batch && result.bytes == 0 {
+                first_header.as_ref()
+            } else {
+                None
+            };
             let budget = max_bytes.saturating_sub(result.bytes);
             let (chunk, stopped) = segment
                 .read_batches(position, budget, max_offset_exclusive, oversize)
@@ -64,6 +70,29 @@ impl Log {
         }
     }
 
+    /// The segment index, position and header of the batch holding
+    /// `offset` or, failing that, the first batch after it.
+    fn locate(&self, offset: i64) -> Result<Option<(usize, u64, BatchHeader)>, LogError> {
+        let io = |base: i64| LogError::io(format!("read segment {base}"));
+        let first = self.segment_index(offset);
+        for (index, segment) in self.segments.iter().enumerate().skip(first) {
+            let found = if index == first {
+                segment
+                    .find_batch(offset)
+                    .map_err(io(segment.base_offset()))?
+            } else {
+                segment
+                    .header_at(0)
+                    .map_err(io(segment.base_offset()))?
+                    .map(|h| (0, h))
+            };
+            if let Some((position, header)) = found {
+                return Ok(Some((index, position, header)));
+            }
+        }
+        Ok(None)
+    }
+
     /// ListOffsets by timestamp: the offset and timestamp of the first
     /// record at or after the log start whose timestamp is `>= timestamp`,
     /// or `None` if there is none. Storage errors are logged and read as
@@ -73,10 +102,11 @@ impl Log {
     /// CreateTime batches are not decompressed: the answer is the first
     /// such batch's base offset with its max timestamp.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Option<(i64, i64)> {
-        self.try_offset_for_timestamp(timestamp).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, timestamp, "offset lookup by timestamp failed");
-            None
-        })
+        self.try_offset_for_timestamp(timestamp)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, timestamp, "offset lookup by timestamp failed");
+                None
+            })
     }
 
     /// [`Log::offset_for_timestamp`], reporting storage errors.
@@ -91,7 +121,10 @@ impl Log {
             }
             let found = segment
                 .find_offset_by_timestamp(timestamp, self.log_start_offset)
-                .map_err(LogError::io(format!("search segment {} by timestamp", segment.base_offset())))?;
+                .map_err(LogError::io(format!(
+                    "search segment {} by timestamp",
+                    segment.base_offset()
+                )))?;
             if found.is_some() {
                 return Ok(found);
             }
@@ -115,15 +148,18 @@ impl Log {
         self.check_healthy()?;
         let mut best = None;
         for segment in self.segments.iter().filter(|s| s.size() > 0) {
-            if best.is_none_or(|b: &crate::segment::Segment| segment.max_timestamp() > b.max_timestamp()) {
+            if best.is_none_or(|b: &crate::segment::Segment| {
+                segment.max_timestamp() > b.max_timestamp()
+            }) {
                 best = Some(segment);
             }
         }
         let Some(segment) = best.filter(|s| s.max_timestamp() >= 0) else {
             return Ok(None);
         };
-        segment
-            .max_timestamp_record()
-            .map_err(LogError::io(format!("search segment {} for its max timestamp", segment.base_offset())))
+        segment.max_timestamp_record().map_err(LogError::io(format!(
+            "search segment {} for its max timestamp",
+            segment.base_offset()
+        )))
     }
 }

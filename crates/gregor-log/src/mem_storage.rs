@@ -33,7 +33,9 @@ impl MemStorage {
     fn files(&self) -> MutexGuard<'_, BTreeMap<String, Data>> {
         // A panic in another test thread must not cascade; the map itself
         // is always consistent between operations.
-        self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.files
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn not_found(name: &str) -> io::Error {
@@ -43,14 +45,24 @@ impl MemStorage {
 
 impl Storage for MemStorage {
     fn open(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
-        let data = self.files().get(name).cloned().ok_or_else(|| MemStorage::not_found(name))?;
-        Ok(Box::new(MemFile { data, fail_appends: self.fail_appends.clone() }))
+        let data = self
+            .files()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| MemStorage::not_found(name))?;
+        Ok(Box::new(MemFile {
+            data,
+            fail_appends: self.fail_appends.clone(),
+        }))
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
         let data: Data = Arc::default();
         self.files().insert(name.to_string(), data.clone());
-        Ok(Box::new(MemFile { data, fail_appends: self.fail_appends.clone() }))
+        Ok(Box::new(MemFile {
+            data,
+            fail_appends: self.fail_appends.clone(),
+        }))
     }
 
     fn list(&self) -> io::Result<Vec<String>> {
@@ -64,7 +76,9 @@ impl Storage for MemStorage {
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
         let mut files = self.files();
-        let data = files.remove(from).ok_or_else(|| MemStorage::not_found(from))?;
+        let data = files
+            .remove(from)
+            .ok_or_else(|| MemStorage::not_found(from))?;
         files.insert(to.to_string(), data);
         Ok(())
     }
@@ -86,11 +100,15 @@ struct MemFile {
 
 impl MemFile {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<u8>> {
-        self.data.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.data
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<u8>> {
-        self.data.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.data
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

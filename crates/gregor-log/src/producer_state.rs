@@ -45,7 +45,10 @@ impl ProducerState {
             return None;
         }
         let last = h.last_sequence();
-        self.batches.iter().find(|b| b.first_sequence == h.base_sequence && b.last_sequence == last).copied()
+        self.batches
+            .iter()
+            .find(|b| b.first_sequence == h.base_sequence && b.last_sequence == last)
+            .copied()
     }
 }
 
@@ -89,12 +92,19 @@ pub(crate) struct ProducerStateManager {
 
 impl ProducerStateManager {
     pub fn from_states(states: Vec<ProducerState>) -> ProducerStateManager {
-        ProducerStateManager { producers: states.into_iter().map(|s| (s.producer_id, s)).collect() }
+        ProducerStateManager {
+            producers: states.into_iter().map(|s| (s.producer_id, s)).collect(),
+        }
     }
 
     /// Checks one batch against the committed state and the batches of the
     /// same append accepted before it (`pending`).
-    pub fn check(&self, h: &BatchHeader, origin: AppendOrigin, pending: &[Pending]) -> Result<SequenceCheck, AppendError> {
+    pub fn check(
+        &self,
+        h: &BatchHeader,
+        origin: AppendOrigin,
+        pending: &[Pending],
+    ) -> Result<SequenceCheck, AppendError> {
         if !h.has_producer_id() {
             return Ok(SequenceCheck::Accept);
         }
@@ -134,7 +144,11 @@ impl ProducerStateManager {
             return Err(AppendError::OutOfOrderSequence {
                 producer_id: h.producer_id,
                 epoch: h.producer_epoch,
-                last_sequence: if h.producer_epoch == epoch { last_sequence } else { NO_SEQUENCE },
+                last_sequence: if h.producer_epoch == epoch {
+                    last_sequence
+                } else {
+                    NO_SEQUENCE
+                },
                 found: h.base_sequence,
             });
         }
@@ -146,12 +160,15 @@ impl ProducerStateManager {
         if !h.has_producer_id() {
             return;
         }
-        let state = self.producers.entry(h.producer_id).or_insert_with(|| ProducerState {
-            producer_id: h.producer_id,
-            producer_epoch: h.producer_epoch,
-            batches: VecDeque::with_capacity(PRODUCER_BATCHES_RETAINED),
-            last_timestamp: h.max_timestamp,
-        });
+        let state = self
+            .producers
+            .entry(h.producer_id)
+            .or_insert_with(|| ProducerState {
+                producer_id: h.producer_id,
+                producer_epoch: h.producer_epoch,
+                batches: VecDeque::with_capacity(PRODUCER_BATCHES_RETAINED),
+                last_timestamp: h.max_timestamp,
+            });
         if state.producer_epoch != h.producer_epoch {
             state.producer_epoch = h.producer_epoch;
             state.batches.clear();
@@ -186,7 +203,8 @@ impl ProducerStateManager {
     /// `producer.id.expiration.ms`), bounding the map.
     pub fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
-        self.producers.retain(|_, s| now_ms.saturating_sub(s.last_timestamp) < expiration_ms);
+        self.producers
+            .retain(|_, s| now_ms.saturating_sub(s.last_timestamp) < expiration_ms);
         before - self.producers.len()
     }
 }
@@ -220,23 +238,47 @@ mod tests {
     #[test]
     fn sequences_epochs_and_duplicates_follow_kafka() {
         let mut m = ProducerStateManager::default();
-        assert_eq!(check(&m, &header(1, 0, 42, 2, 0)).ok(), Some(SequenceCheck::Accept), "no state: any sequence");
+        assert_eq!(
+            check(&m, &header(1, 0, 42, 2, 0)).ok(),
+            Some(SequenceCheck::Accept),
+            "no state: any sequence"
+        );
         m.update(&header(1, 0, 0, 2, 0));
-        assert!(matches!(check(&m, &header(1, 0, 3, 1, 2)), Err(AppendError::OutOfOrderSequence { .. })));
-        assert_eq!(check(&m, &header(1, 0, 2, 1, 2)).ok(), Some(SequenceCheck::Accept));
+        assert!(matches!(
+            check(&m, &header(1, 0, 3, 1, 2)),
+            Err(AppendError::OutOfOrderSequence { .. })
+        ));
+        assert_eq!(
+            check(&m, &header(1, 0, 2, 1, 2)).ok(),
+            Some(SequenceCheck::Accept)
+        );
         let duplicate = check(&m, &header(1, 0, 0, 2, 99)).ok();
-        assert!(matches!(duplicate, Some(SequenceCheck::Duplicate(b)) if b.first_offset == 0 && b.last_offset == 1));
-        assert!(matches!(check(&m, &header(1, 1, 5, 1, 2)), Err(AppendError::OutOfOrderSequence { .. })));
-        assert_eq!(check(&m, &header(1, 1, 0, 1, 2)).ok(), Some(SequenceCheck::Accept));
+        assert!(
+            matches!(duplicate, Some(SequenceCheck::Duplicate(b)) if b.first_offset == 0 && b.last_offset == 1)
+        );
+        assert!(matches!(
+            check(&m, &header(1, 1, 5, 1, 2)),
+            Err(AppendError::OutOfOrderSequence { .. })
+        ));
+        assert_eq!(
+            check(&m, &header(1, 1, 0, 1, 2)).ok(),
+            Some(SequenceCheck::Accept)
+        );
         m.update(&header(1, 1, 0, 1, 2));
-        assert!(matches!(check(&m, &header(1, 0, 2, 1, 3)), Err(AppendError::InvalidProducerEpoch { .. })));
+        assert!(matches!(
+            check(&m, &header(1, 0, 2, 1, 3)),
+            Err(AppendError::InvalidProducerEpoch { .. })
+        ));
     }
 
     #[test]
     fn sequence_wraps_after_i32_max_and_only_five_batches_are_kept() {
         let mut m = ProducerStateManager::default();
         m.update(&header(1, 0, i32::MAX - 1, 2, 0));
-        assert_eq!(check(&m, &header(1, 0, 0, 1, 2)).ok(), Some(SequenceCheck::Accept));
+        assert_eq!(
+            check(&m, &header(1, 0, 0, 1, 2)).ok(),
+            Some(SequenceCheck::Accept)
+        );
         assert!(check(&m, &header(1, 0, i32::MIN, 1, 2)).is_err());
         for i in 0..7 {
             m.update(&header(2, 0, i, 1, 10 + i64::from(i)));
@@ -251,8 +293,18 @@ mod tests {
     fn pending_batches_of_the_same_append_count() {
         let mut m = ProducerStateManager::default();
         m.update(&header(1, 0, 0, 1, 0));
-        let pending = [Pending { producer_id: 1, epoch: 0, last_sequence: 1 }];
-        assert_eq!(m.check(&header(1, 0, 2, 1, 2), AppendOrigin::Client, &pending).ok(), Some(SequenceCheck::Accept));
-        assert!(m.check(&header(1, 0, 1, 1, 2), AppendOrigin::Client, &pending).is_err());
+        let pending = [Pending {
+            producer_id: 1,
+            epoch: 0,
+            last_sequence: 1,
+        }];
+        assert_eq!(
+            m.check(&header(1, 0, 2, 1, 2), AppendOrigin::Client, &pending)
+                .ok(),
+            Some(SequenceCheck::Accept)
+        );
+        assert!(m
+            .check(&header(1, 0, 1, 1, 2), AppendOrigin::Client, &pending)
+            .is_err());
     }
 }

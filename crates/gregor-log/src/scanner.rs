@@ -36,7 +36,14 @@ pub(crate) struct BatchScanner<'a> {
 
 impl<'a> BatchScanner<'a> {
     pub fn new(file: &'a dyn SegmentFile, start: u64, block_bytes: usize) -> BatchScanner<'a> {
-        BatchScanner { file, pos: start, end: file.len(), buf: Vec::new(), buf_start: 0, block_bytes }
+        BatchScanner {
+            file,
+            pos: start,
+            end: file.len(),
+            buf: Vec::new(),
+            buf_start: 0,
+            block_bytes,
+        }
     }
 
     pub fn position(&self) -> u64 {
@@ -79,7 +86,10 @@ impl<'a> BatchScanner<'a> {
         };
         let total = header.total_bytes();
         if total as u64 > available {
-            let error = BatchError::TruncatedBatch { declared: total, available: available as usize };
+            let error = BatchError::TruncatedBatch {
+                declared: total,
+                available: available as usize,
+            };
             return Ok(Scanned::Invalid { position, error });
         }
         if validate {

@@ -5,7 +5,8 @@ use std::io;
 
 use bytes::Bytes;
 use gregor_protocol::batch::{
-    split_batches, BatchHeader, Compression, RecordIter, TimestampType, BATCH_HEADER_BYTES, NO_TIMESTAMP,
+    split_batches, BatchHeader, Compression, RecordIter, TimestampType, BATCH_HEADER_BYTES,
+    NO_TIMESTAMP,
 };
 use tracing::warn;
 
@@ -67,7 +68,13 @@ impl SegmentState {
     /// earns. Like Kafka's `LogSegment.append`, an entry is due when more
     /// than `index.interval.bytes` were appended since the last one, and it
     /// points at the start of the batch that crossed the line.
-    fn track(&mut self, base: i64, interval: u64, position: u64, h: &BatchHeader) -> Option<(OffsetEntry, Option<TimeEntry>)> {
+    fn track(
+        &mut self,
+        base: i64,
+        interval: u64,
+        position: u64,
+        h: &BatchHeader,
+    ) -> Option<(OffsetEntry, Option<TimeEntry>)> {
         if position == 0 {
             self.first_batch_timestamp = Some(h.max_timestamp);
         }
@@ -77,10 +84,16 @@ impl SegmentState {
         }
         let mut entries = None;
         if self.bytes_since_last_index_entry > interval {
-            let offset_entry = OffsetEntry { relative_offset: relative(base, h.last_offset()), position: position as u32 };
+            let offset_entry = OffsetEntry {
+                relative_offset: relative(base, h.last_offset()),
+                position: position as u32,
+            };
             let time_entry = (self.max_timestamp > self.last_time_entry_timestamp).then(|| {
                 self.last_time_entry_timestamp = self.max_timestamp;
-                TimeEntry { timestamp: self.max_timestamp, relative_offset: relative(base, self.offset_of_max_timestamp) }
+                TimeEntry {
+                    timestamp: self.max_timestamp,
+                    relative_offset: relative(base, self.offset_of_max_timestamp),
+                }
             });
             entries = Some((offset_entry, time_entry));
             self.bytes_since_last_index_entry = 0;
@@ -131,7 +144,12 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    pub fn create(storage: &dyn Storage, base_offset: i64, config: &LogConfig, now_ms: i64) -> io::Result<Segment> {
+    pub fn create(
+        storage: &dyn Storage,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> io::Result<Segment> {
         let log = storage.create(&file_name(base_offset, LOG_SUFFIX))?;
         let offset_index = storage.create(&file_name(base_offset, INDEX_SUFFIX))?;
         let time_index = storage.create(&file_name(base_offset, TIME_INDEX_SUFFIX))?;
@@ -140,7 +158,12 @@ impl Segment {
 
     /// Opens an existing segment. Missing index files are created empty and
     /// reported, so the caller rebuilds them.
-    pub fn open(storage: &dyn Storage, base_offset: i64, config: &LogConfig, now_ms: i64) -> io::Result<(Segment, Option<String>)> {
+    pub fn open(
+        storage: &dyn Storage,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> io::Result<(Segment, Option<String>)> {
         let log = storage.open(&file_name(base_offset, LOG_SUFFIX))?;
         let mut problem = None;
         let mut open_index = |suffix: &str| -> io::Result<Box<dyn SegmentFile>> {
@@ -155,7 +178,8 @@ impl Segment {
         };
         let offset_index = open_index(INDEX_SUFFIX)?;
         let time_index = open_index(TIME_INDEX_SUFFIX)?;
-        let segment = Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)?;
+        let segment =
+            Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)?;
         Ok((segment, problem))
     }
 
@@ -204,7 +228,9 @@ impl Segment {
         if let Err(reason) = offsets {
             return Ok(Some(format!("offset index: {reason}")));
         }
-        let times = self.time_index.check(full, |e| i64::from(e.relative_offset) <= RELATIVE_OFFSET_MAX)?;
+        let times = self.time_index.check(full, |e| {
+            i64::from(e.relative_offset) <= RELATIVE_OFFSET_MAX
+        })?;
         Ok(times.err().map(|reason| format!("time index: {reason}")))
     }
 
@@ -220,54 +246,88 @@ impl Segment {
             state.offset_of_max_timestamp = base.saturating_add(i64::from(t.relative_offset));
             state.last_time_entry_timestamp = t.timestamp;
         }
-        let index_last = self.offset_index.last();
-        let start = index_last.map_or(0, |e| u64::from(e.position));
-        let mut scanner = BatchScanner::new(&*self.log, start, HEADER_SCAN_BLOCK_BYTES);
-        let mut first = true;
-        loop {
-            match scanner.next_header()? {
-                Scanned::Batch { position, header } => {
-                    let indexed = index_last.map_or(base, |e| base.saturating_add(i64::from(e.relative_offset)));
-                    if first && start > 0 && header.base_offset > indexed {
-                        return Ok(Some(format!("offset index points at {position}, past offset {indexed}")));
-                    }
-                    if !offsets_in_order(base, state.next_offset, &header) {
-                        return Ok(Some(format!("batch at {position} has offsets out of order")));
-                    }
-                    first = false;
-                    if index_last.is_none() && position > self.index_interval_bytes {
-                        return Ok(Some(format!("offset index is empty but the batch at {position} earned an entry")));
-                    }
-                    if header.max_timestamp > state.max_timestamp {
-                        state.max_timestamp = header.max_timestamp;
-                        state.offset_of_max_timestamp = header.last_offset();
-                    }
-                    state.next_offset = header.next_offset();
-                }
-                Scanned::End => break,
-                Scanned::Invalid { position, error } => return Ok(Some(format!("batch at {position}: {error}"))),
-            }
+        if let Err(problem) = self.scan_tail(&mut state)? {
+            return Ok(Some(problem));
         }
-        if let Some(e) = index_last {
-            if base.saturating_add(i64::from(e.relative_offset)) >= state.next_offset {
-                return Ok(Some("offset index runs past the end of the log".into()));
-            }
+        if let Some(problem) = self.index_bounds_problem(&state) {
+            return Ok(Some(problem));
         }
-        if self.time_index.last().is_some_and(|t| base.saturating_add(i64::from(t.relative_offset)) >= state.next_offset) {
-            return Ok(Some("time index runs past the end of the log".into()));
-        }
-        // Sealing leaves every closed segment's max timestamp in its time
-        // index, so an empty one beside timestamped batches was damaged.
-        if self.time_index.entries() == 0 && (start > 0 || state.max_timestamp > NO_TIMESTAMP) {
-            return Ok(Some("time index is empty but the segment has timestamps".into()));
-        }
-        if self.log.len() > 0 {
+        if !self.log.is_empty() {
             let mut head = [0u8; BATCH_HEADER_BYTES];
             self.log.read_exact_at(0, &mut head)?;
             state.first_batch_timestamp = BatchHeader::parse(&head).ok().map(|h| h.max_timestamp);
         }
         self.state = state;
         Ok(None)
+    }
+
+    /// Walks the batches after the last offset-index entry into `state`.
+    /// `Err(reason)` when they are torn, out of order, or disagree with
+    /// the index.
+    fn scan_tail(&self, state: &mut SegmentState) -> io::Result<Result<(), String>> {
+        let base = self.base_offset;
+        let index_last = self.offset_index.last();
+        let start = index_last.map_or(0, |e| u64::from(e.position));
+        let indexed =
+            index_last.map_or(base, |e| base.saturating_add(i64::from(e.relative_offset)));
+        let mut scanner = BatchScanner::new(&*self.log, start, HEADER_SCAN_BLOCK_BYTES);
+        let mut first = true;
+        loop {
+            let (position, header) = match scanner.next_header()? {
+                Scanned::Batch { position, header } => (position, header),
+                Scanned::End => return Ok(Ok(())),
+                Scanned::Invalid { position, error } => {
+                    return Ok(Err(format!("batch at {position}: {error}")))
+                }
+            };
+            if first && start > 0 && header.base_offset > indexed {
+                return Ok(Err(format!(
+                    "offset index points at {position}, past offset {indexed}"
+                )));
+            }
+            first = false;
+            if !offsets_in_order(base, state.next_offset, &header) {
+                return Ok(Err(format!("batch at {position} has offsets out of order")));
+            }
+            if index_last.is_none() && position > self.index_interval_bytes {
+                return Ok(Err(format!(
+                    "offset index is empty but the batch at {position} earned an entry"
+                )));
+            }
+            if header.max_timestamp > state.max_timestamp {
+                state.max_timestamp = header.max_timestamp;
+                state.offset_of_max_timestamp = header.last_offset();
+            }
+            state.next_offset = header.next_offset();
+        }
+    }
+
+    /// Index entries must lie below the segment's next offset, and a
+    /// sealed segment's time index holds its max timestamp.
+    fn index_bounds_problem(&self, state: &SegmentState) -> Option<String> {
+        let base = self.base_offset;
+        let beyond = |relative: u32| base.saturating_add(i64::from(relative)) >= state.next_offset;
+        if self
+            .offset_index
+            .last()
+            .is_some_and(|e| beyond(e.relative_offset))
+        {
+            return Some("offset index runs past the end of the log".into());
+        }
+        if self
+            .time_index
+            .last()
+            .is_some_and(|t| beyond(t.relative_offset))
+        {
+            return Some("time index runs past the end of the log".into());
+        }
+        // Sealing leaves every closed segment's max timestamp in its time
+        // index, so an empty one beside timestamped batches was damaged.
+        let has_timestamps = self.offset_index.entries() > 0 || state.max_timestamp > NO_TIMESTAMP;
+        if self.time_index.entries() == 0 && has_timestamps {
+            return Some("time index is empty but the segment has timestamps".into());
+        }
+        None
     }
 
     /// Validates every batch (CRC, framing, monotonic offsets), truncates
@@ -286,12 +346,18 @@ impl Segment {
             match scanner.next_validated()? {
                 Scanned::Batch { position, header } => {
                     let end = scanner.position();
-                    let in_order = offsets_in_order(base, state.next_offset, &header) && end <= SEGMENT_BYTES_MAX;
+                    let in_order = offsets_in_order(base, state.next_offset, &header)
+                        && end <= SEGMENT_BYTES_MAX;
                     if !in_order {
-                        warn!(segment = base, position, "recovery: batch offsets out of order; truncating here");
+                        warn!(
+                            segment = base,
+                            position, "recovery: batch offsets out of order; truncating here"
+                        );
                         break;
                     }
-                    if let Some((o, t)) = state.track(base, self.index_interval_bytes, position, &header) {
+                    if let Some((o, t)) =
+                        state.track(base, self.index_interval_bytes, position, &header)
+                    {
                         offset_entries.push(o);
                         time_entries.extend(t);
                     }
@@ -319,8 +385,12 @@ impl Segment {
     /// Appends validated, offset-assigned batches with one write and
     /// updates the indexes. On failure, tries to undo everything.
     pub fn append(&mut self, batches: &[u8]) -> Result<(), SegmentWriteError> {
-        let (size, offset_entries, time_entries, state) =
-            (self.log.len(), self.offset_index.entries(), self.time_index.entries(), self.state);
+        let (size, offset_entries, time_entries, state) = (
+            self.log.len(),
+            self.offset_index.entries(),
+            self.time_index.entries(),
+            self.state,
+        );
         let Err(error) = self.append_inner(batches) else {
             return Ok(());
         };
@@ -330,16 +400,25 @@ impl Segment {
             .and_then(|()| self.offset_index.truncate_entries(offset_entries))
             .and_then(|()| self.time_index.truncate_entries(time_entries));
         self.state = state;
-        Err(SegmentWriteError { error, undone: undo.is_ok() && self.log.len() == size })
+        Err(SegmentWriteError {
+            error,
+            undone: undo.is_ok() && self.log.len() == size,
+        })
     }
 
     fn append_inner(&mut self, batches: &[u8]) -> io::Result<()> {
         let start = self.log.len();
         self.log.append(batches)?;
         for item in split_batches(batches) {
-            let (header, range) = item.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let (header, range) =
+                item.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             let position = start + range.start as u64;
-            if let Some((o, t)) = self.state.track(self.base_offset, self.index_interval_bytes, position, &header) {
+            if let Some((o, t)) = self.state.track(
+                self.base_offset,
+                self.index_interval_bytes,
+                position,
+                &header,
+            ) {
                 self.offset_index.append(o)?;
                 if let Some(t) = t {
                     self.time_index.append(t)?;
@@ -366,7 +445,14 @@ impl Segment {
 
     /// Kafka's `LogSegment.shouldRoll`, for an append of `incoming_bytes`
     /// whose largest timestamp and last offset are given.
-    pub fn should_roll(&self, config: &LogConfig, incoming_bytes: u64, max_timestamp: i64, last_offset: i64, now_ms: i64) -> bool {
+    pub fn should_roll(
+        &self,
+        config: &LogConfig,
+        incoming_bytes: u64,
+        max_timestamp: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> bool {
         let size = self.log.len();
         if size == 0 {
             return false;
@@ -410,7 +496,10 @@ impl Segment {
             Lookup::Found(position, header) => Ok(Some((position, header))),
             Lookup::NotFound => Ok(None),
             Lookup::BadStart if start > 0 => {
-                warn!(segment = self.base_offset, offset, start, "offset index disagrees with the log; scanning");
+                warn!(
+                    segment = self.base_offset,
+                    offset, start, "offset index disagrees with the log; scanning"
+                );
                 match self.scan_for(0, offset)? {
                     Lookup::Found(position, header) => Ok(Some((position, header))),
                     Lookup::NotFound | Lookup::BadStart => Ok(None),
@@ -422,8 +511,13 @@ impl Segment {
 
     /// Where to start scanning for `offset`: the floor index entry.
     fn index_position(&self, offset: i64) -> io::Result<u64> {
-        let key = offset.saturating_sub(self.base_offset).clamp(0, RELATIVE_OFFSET_MAX);
-        Ok(self.offset_index.floor(key)?.map_or(0, |e| u64::from(e.position)))
+        let key = offset
+            .saturating_sub(self.base_offset)
+            .clamp(0, RELATIVE_OFFSET_MAX);
+        Ok(self
+            .offset_index
+            .floor(key)?
+            .map_or(0, |e| u64::from(e.position)))
     }
 
     fn scan_for(&self, start: u64, offset: i64) -> io::Result<Lookup> {
@@ -443,7 +537,11 @@ impl Segment {
                 Scanned::End => return Ok(Lookup::NotFound),
                 Scanned::Invalid { position, error } => {
                     warn!(segment = self.base_offset, position, %error, "unreadable batch in a live segment");
-                    return Ok(if first { Lookup::BadStart } else { Lookup::NotFound });
+                    return Ok(if first {
+                        Lookup::BadStart
+                    } else {
+                        Lookup::NotFound
+                    });
                 }
             }
         }
@@ -480,7 +578,9 @@ impl Segment {
                 break;
             };
             let oversize_ok = range.start == 0 && first.is_some();
-            if header.last_offset() >= max_offset_exclusive || (range.end > max_bytes && !oversize_ok) {
+            if header.last_offset() >= max_offset_exclusive
+                || (range.end > max_bytes && !oversize_ok)
+            {
                 limited = true;
                 break;
             }
@@ -502,10 +602,16 @@ impl Segment {
     /// Kafka's `LogSegment.findOffsetByTimestamp`: the first record at or
     /// after `starting_offset` whose timestamp is `>= timestamp`, found via
     /// the time index. See [`resolve_in_batch`] for compressed batches.
-    pub fn find_offset_by_timestamp(&self, timestamp: i64, starting_offset: i64) -> io::Result<Option<(i64, i64)>> {
+    pub fn find_offset_by_timestamp(
+        &self,
+        timestamp: i64,
+        starting_offset: i64,
+    ) -> io::Result<Option<(i64, i64)>> {
         let base = self.base_offset;
-        let from_time =
-            self.time_index.floor(timestamp)?.map_or(base, |e| base.saturating_add(i64::from(e.relative_offset)));
+        let from_time = self
+            .time_index
+            .floor(timestamp)?
+            .map_or(base, |e| base.saturating_add(i64::from(e.relative_offset)));
         let start = self.index_position(from_time.max(starting_offset))?;
         let mut scanner = self.scanner(start);
         while let Scanned::Batch { position, header } = scanner.next_header()? {
@@ -513,7 +619,14 @@ impl Segment {
                 continue;
             }
             let bytes = scanner.batch_bytes(position, &header)?;
-            let found = resolve_in_batch(bytes, &header, Target::AtLeast { timestamp, starting_offset });
+            let found = resolve_in_batch(
+                bytes,
+                &header,
+                Target::AtLeast {
+                    timestamp,
+                    starting_offset,
+                },
+            );
             if found.is_some() {
                 return Ok(found);
             }
@@ -524,7 +637,7 @@ impl Segment {
     /// ListOffsets MAX_TIMESTAMP within this segment: offset and timestamp
     /// of the first record carrying the segment's largest timestamp.
     pub fn max_timestamp_record(&self) -> io::Result<Option<(i64, i64)>> {
-        if self.log.len() == 0 {
+        if self.log.is_empty() {
             return Ok(None);
         }
         let (max, batch_last) = (self.state.max_timestamp, self.state.offset_of_max_timestamp);
@@ -545,7 +658,10 @@ impl Segment {
 #[derive(Debug, Clone, Copy)]
 enum Target {
     /// The first record with timestamp `>= timestamp` at or after `starting_offset`.
-    AtLeast { timestamp: i64, starting_offset: i64 },
+    AtLeast {
+        timestamp: i64,
+        starting_offset: i64,
+    },
     /// The first record whose timestamp is exactly this (the batch's max).
     Exactly(i64),
 }
@@ -562,7 +678,9 @@ enum Target {
 /// there re-reads at most one batch.
 fn resolve_in_batch(batch: &[u8], h: &BatchHeader, target: Target) -> Option<(i64, i64)> {
     let first_offset = match target {
-        Target::AtLeast { starting_offset, .. } => h.base_offset.max(starting_offset),
+        Target::AtLeast {
+            starting_offset, ..
+        } => h.base_offset.max(starting_offset),
         Target::Exactly(_) => h.base_offset,
     };
     if h.timestamp_type() == TimestampType::LogAppendTime {
@@ -579,7 +697,10 @@ fn resolve_in_batch(batch: &[u8], h: &BatchHeader, target: Target) -> Option<(i6
         let offset = h.base_offset.wrapping_add(i64::from(record.offset_delta));
         let ts = h.base_timestamp.wrapping_add(record.timestamp_delta);
         let hit = match target {
-            Target::AtLeast { timestamp, starting_offset } => ts >= timestamp && offset >= starting_offset,
+            Target::AtLeast {
+                timestamp,
+                starting_offset,
+            } => ts >= timestamp && offset >= starting_offset,
             Target::Exactly(max) => ts == max,
         };
         if hit {

@@ -37,7 +37,8 @@ const _: () = assert!(COVERED_FROM == CRC_AT + 4 && HEADER_BYTES == COVERED_FROM
 /// Serializes `states` (sorted by producer id) as of `offset`.
 pub(crate) fn encode(offset: i64, states: &[ProducerState]) -> Vec<u8> {
     let batches: usize = states.iter().map(|s| s.batches.len()).sum();
-    let mut out = Vec::with_capacity(HEADER_BYTES + states.len() * PRODUCER_BYTES + batches * BATCH_BYTES);
+    let mut out =
+        Vec::with_capacity(HEADER_BYTES + states.len() * PRODUCER_BYTES + batches * BATCH_BYTES);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_be_bytes());
     out.extend_from_slice(&[0; 4]);
@@ -70,7 +71,10 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
         let end = self.pos + N;
-        let slice = self.bytes.get(self.pos..end).ok_or("snapshot is truncated")?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or("snapshot is truncated")?;
         self.pos = end;
         let mut out = [0u8; N];
         out.copy_from_slice(slice);
@@ -100,11 +104,15 @@ pub(crate) fn decode(bytes: &[u8], expected_offset: i64) -> Result<Vec<ProducerS
     let stored = u32::from_be_bytes(r.take::<4>()?);
     let computed = crc32c::crc32c(&bytes[COVERED_FROM..]);
     if stored != computed {
-        return Err(format!("snapshot CRC mismatch: stored {stored:#x}, computed {computed:#x}"));
+        return Err(format!(
+            "snapshot CRC mismatch: stored {stored:#x}, computed {computed:#x}"
+        ));
     }
     let offset = r.i64()?;
     if offset != expected_offset {
-        return Err(format!("snapshot holds offset {offset}, its name says {expected_offset}"));
+        return Err(format!(
+            "snapshot holds offset {offset}, its name says {expected_offset}"
+        ));
     }
     let count = u32::from_be_bytes(r.take::<4>()?) as usize;
     if count > (bytes.len() - HEADER_BYTES) / PRODUCER_BYTES {
@@ -126,7 +134,9 @@ fn decode_producer(r: &mut Reader<'_>) -> Result<ProducerState, String> {
     let last_timestamp = r.i64()?;
     let n = usize::from(r.take::<1>()?[0]);
     if n > PRODUCER_BATCHES_RETAINED {
-        return Err(format!("producer {producer_id} has {n} batches, more than {PRODUCER_BATCHES_RETAINED}"));
+        return Err(format!(
+            "producer {producer_id} has {n} batches, more than {PRODUCER_BATCHES_RETAINED}"
+        ));
     }
     let mut batches = VecDeque::with_capacity(n);
     for _ in 0..n {
@@ -138,7 +148,12 @@ fn decode_producer(r: &mut Reader<'_>) -> Result<ProducerState, String> {
             timestamp: r.i64()?,
         });
     }
-    Ok(ProducerState { producer_id, producer_epoch, batches, last_timestamp })
+    Ok(ProducerState {
+        producer_id,
+        producer_epoch,
+        batches,
+        last_timestamp,
+    })
 }
 
 #[cfg(test)]
@@ -146,8 +161,19 @@ mod tests {
     use super::*;
 
     fn state() -> ProducerState {
-        let batch = BatchMetadata { first_sequence: 0, last_sequence: 1, first_offset: 5, last_offset: 6, timestamp: 7 };
-        ProducerState { producer_id: 1, producer_epoch: 2, batches: VecDeque::from([batch]), last_timestamp: 7 }
+        let batch = BatchMetadata {
+            first_sequence: 0,
+            last_sequence: 1,
+            first_offset: 5,
+            last_offset: 6,
+            timestamp: 7,
+        };
+        ProducerState {
+            producer_id: 1,
+            producer_epoch: 2,
+            batches: VecDeque::from([batch]),
+            last_timestamp: 7,
+        }
     }
 
     #[test]
@@ -158,7 +184,9 @@ mod tests {
         expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1]);
         expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 1]);
         expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
-        expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 7]);
+        expected.extend_from_slice(&[
+            0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 7,
+        ]);
         let crc = crc32c::crc32c(&expected[COVERED_FROM..]);
         expected[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
         assert_eq!(bytes, expected);

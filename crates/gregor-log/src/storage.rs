@@ -31,7 +31,12 @@ pub trait SegmentFile: Send + Sync {
     fn read_exact_at(&self, mut pos: u64, mut buf: &mut [u8]) -> io::Result<()> {
         while !buf.is_empty() {
             match self.read_at(pos, buf) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past end of file")),
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "read past end of file",
+                    ))
+                }
                 Ok(n) => {
                     buf = &mut buf[n..];
                     pos += n as u64;
@@ -82,7 +87,10 @@ pub fn read_small_file(storage: &dyn Storage, name: &str, max_bytes: u64) -> io:
     if file.len() > max_bytes {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{name} is {} bytes, more than the {max_bytes} allowed", file.len()),
+            format!(
+                "{name} is {} bytes, more than the {max_bytes} allowed",
+                file.len()
+            ),
         ));
     }
     let mut data = vec![0u8; file.len() as usize];

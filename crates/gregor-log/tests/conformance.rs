@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{encode, file_len, files_with, open, plain, ranges, read_all, records, value, Backend, Spec, T0};
+use common::{
+    encode, file_len, files_with, open, plain, ranges, read_all, records, value, Backend, Spec, T0,
+};
 use gregor_log::{AppendError, LogConfig, LogError, ReadError, TimestampType};
 use gregor_protocol::batch::{BatchHeader, CRC_OFFSET, MAGIC_OFFSET};
 use kafka_protocol::records::Compression;
@@ -35,7 +37,11 @@ fn config() -> LogConfig {
 }
 
 fn small_segments(segment_bytes: u64) -> LogConfig {
-    LogConfig { segment_bytes, index_interval_bytes: 64, ..LogConfig::default() }
+    LogConfig {
+        segment_bytes,
+        index_interval_bytes: 64,
+        ..LogConfig::default()
+    }
 }
 
 fn append_assigns_dense_offsets_and_reads_back<B: Backend>() {
@@ -47,21 +53,33 @@ fn append_assigns_dense_offsets_and_reads_back<B: Backend>() {
         let spec = Spec::plain(n, T0 + i64::from(tag) * 10).tagged(tag);
         let first = log.log_end_offset();
         let info = log.append(&mut encode(&spec), 7, T0).expect("append");
-        assert_eq!((info.base_offset, info.last_offset, info.record_count), (first, first + n as i64 - 1, n));
+        assert_eq!(
+            (info.base_offset, info.last_offset, info.record_count),
+            (first, first + n as i64 - 1, n)
+        );
         assert!(!info.duplicate);
         assert_eq!(info.log_append_time_ms, -1);
         assert_eq!(info.max_timestamp, spec.timestamp + n as i64 - 1);
         for i in 0..n {
-            expected.push((first + i as i64, spec.timestamp + i as i64, value(tag, i, 8)));
+            expected.push((
+                first + i as i64,
+                spec.timestamp + i as i64,
+                value(tag, i, 8),
+            ));
         }
     }
     assert_eq!(log.log_end_offset(), 6);
     let all = read_all(&log);
     assert_eq!(ranges(&all), vec![(0, 1), (2, 4), (5, 5)]);
     assert_eq!(records(&all), expected);
-    assert_eq!(all.bytes, all.records.iter().map(|c| c.len()).sum::<usize>());
+    assert_eq!(
+        all.bytes,
+        all.records.iter().map(|c| c.len()).sum::<usize>()
+    );
     assert_eq!((all.log_start_offset, all.log_end_offset), (0, 6));
-    assert!(common::headers(&all).iter().all(|h| h.partition_leader_epoch == 7));
+    assert!(common::headers(&all)
+        .iter()
+        .all(|h| h.partition_leader_epoch == 7));
     // A fetch inside a batch returns that whole batch, as Kafka does.
     let middle = log.read(3, 1 << 20, 6, true).expect("read");
     assert_eq!(ranges(&middle), vec![(2, 4), (5, 5)]);
@@ -93,17 +111,39 @@ fn read_never_passes_the_high_watermark<B: Backend>() {
     for _ in 0..3 {
         log.append(&mut plain(2, T0), 0, T0).expect("append");
     }
-    assert_eq!(ranges(&log.read(0, 1 << 20, 4, true).expect("read")), vec![(0, 1), (2, 3)]);
-    assert_eq!(ranges(&log.read(0, 1 << 20, 3, true).expect("read")), vec![(0, 1)], "a batch crossing the HW waits");
-    assert_eq!(ranges(&log.read(2, 1 << 20, 3, true).expect("read")), Vec::<(i64, i64)>::new());
-    assert!(log.read(4, 1 << 20, 4, true).expect("read at HW").records.is_empty());
-    assert!(log.read(5, 1 << 20, 4, true).expect("read above HW").records.is_empty());
+    assert_eq!(
+        ranges(&log.read(0, 1 << 20, 4, true).expect("read")),
+        vec![(0, 1), (2, 3)]
+    );
+    assert_eq!(
+        ranges(&log.read(0, 1 << 20, 3, true).expect("read")),
+        vec![(0, 1)],
+        "a batch crossing the HW waits"
+    );
+    assert_eq!(
+        ranges(&log.read(2, 1 << 20, 3, true).expect("read")),
+        Vec::<(i64, i64)>::new()
+    );
+    assert!(log
+        .read(4, 1 << 20, 4, true)
+        .expect("read at HW")
+        .records
+        .is_empty());
+    assert!(log
+        .read(5, 1 << 20, 4, true)
+        .expect("read above HW")
+        .records
+        .is_empty());
 }
 
 fn out_of_range_and_end_of_log_reads<B: Backend>() {
     let backend = B::fresh();
     let mut log = open(&backend, &config(), true, T0);
-    assert!(log.read(0, 100, 0, true).expect("empty log").records.is_empty());
+    assert!(log
+        .read(0, 100, 0, true)
+        .expect("empty log")
+        .records
+        .is_empty());
     log.append(&mut plain(2, T0), 0, T0).expect("append");
     let at_end = log.read(2, 100, 2, true).expect("read at LEO");
     assert!(at_end.records.is_empty());
@@ -127,7 +167,10 @@ fn roll_by_size_keeps_offsets_dense<B: Backend>() {
     assert_eq!(log.segment_base_offsets(), vec![0, 6, 12, 18]);
     let storage = backend.storage();
     for name in files_with(&*storage, ".log") {
-        assert!(file_len(&*storage, &name) <= config.segment_bytes, "{name} too big");
+        assert!(
+            file_len(&*storage, &name) <= config.segment_bytes,
+            "{name} too big"
+        );
     }
     let all = read_all(&log);
     let offsets: Vec<i64> = records(&all).iter().map(|r| r.0).collect();
@@ -138,26 +181,45 @@ fn roll_by_size_keeps_offsets_dense<B: Backend>() {
     huge.extend_from_slice(&plain(2, T0));
     huge.extend_from_slice(&plain(2, T0));
     huge.extend_from_slice(&plain(2, T0));
-    let err = log.append(&mut huge, 0, T0).expect_err("bigger than a segment");
+    let err = log
+        .append(&mut huge, 0, T0)
+        .expect_err("bigger than a segment");
     assert!(matches!(err, AppendError::RecordListTooLarge { .. }));
 }
 
 fn roll_by_time_follows_record_timestamps<B: Backend>() {
     let backend = B::fresh();
-    let config = LogConfig { segment_ms: 1_000, ..config() };
+    let config = LogConfig {
+        segment_ms: 1_000,
+        ..config()
+    };
     let mut log = open(&backend, &config, true, T0);
     log.append(&mut plain(1, T0), 0, T0).expect("append");
-    log.append(&mut plain(1, T0 + 1_000), 0, T0 + 5_000).expect("append");
-    assert_eq!(log.segment_count(), 1, "exactly segment.ms old does not roll");
-    log.append(&mut plain(1, T0 + 1_001), 0, T0).expect("append");
+    log.append(&mut plain(1, T0 + 1_000), 0, T0 + 5_000)
+        .expect("append");
+    assert_eq!(
+        log.segment_count(),
+        1,
+        "exactly segment.ms old does not roll"
+    );
+    log.append(&mut plain(1, T0 + 1_001), 0, T0)
+        .expect("append");
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
-    log.append(&mut plain(1, T0 + 1_500), 0, T0 + 99_000).expect("append");
-    assert_eq!(log.segment_count(), 2, "the age counts from the segment's first batch");
+    log.append(&mut plain(1, T0 + 1_500), 0, T0 + 99_000)
+        .expect("append");
+    assert_eq!(
+        log.segment_count(),
+        2,
+        "the age counts from the segment's first batch"
+    );
 }
 
 fn roll_by_time_without_timestamps_uses_the_clock<B: Backend>() {
     let backend = B::fresh();
-    let config = LogConfig { segment_ms: 1_000, ..config() };
+    let config = LogConfig {
+        segment_ms: 1_000,
+        ..config()
+    };
     let mut log = open(&backend, &config, true, 0);
     log.append(&mut plain(1, -1), 0, 10).expect("append");
     log.append(&mut plain(1, -1), 0, 900).expect("append");
@@ -168,7 +230,8 @@ fn roll_by_time_without_timestamps_uses_the_clock<B: Backend>() {
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
     log.roll_if_due(2_002).expect("idle roll");
     assert_eq!(log.segment_base_offsets(), vec![0, 2, 3]);
-    log.roll_if_due(9_000).expect("an empty segment never rolls");
+    log.roll_if_due(9_000)
+        .expect("an empty segment never rolls");
     assert_eq!(log.segment_count(), 3);
 }
 
@@ -177,7 +240,11 @@ fn roll_when_the_index_is_full<B: Backend>() {
     // Room for three offset-index entries (and two time-index entries, of
     // which equal timestamps use one). With index.interval.bytes 1 every
     // batch after the first earns an offset-index entry.
-    let config = LogConfig { index_interval_bytes: 1, segment_index_bytes: 24, ..config() };
+    let config = LogConfig {
+        index_interval_bytes: 1,
+        segment_index_bytes: 24,
+        ..config()
+    };
     let mut log = open(&backend, &config, true, T0);
     for _ in 0..9 {
         log.append(&mut plain(1, T0), 0, T0).expect("append");
@@ -198,27 +265,43 @@ fn roll_when_the_index_is_full<B: Backend>() {
 fn index_lookup_finds_every_offset_across_many_segments<B: Backend>() {
     let backend = B::fresh();
     let batch_bytes = plain(3, T0).len() as u64;
-    let config = LogConfig { segment_bytes: batch_bytes * 12, index_interval_bytes: batch_bytes * 2, ..config() };
+    let config = LogConfig {
+        segment_bytes: batch_bytes * 12,
+        index_interval_bytes: batch_bytes * 2,
+        ..config()
+    };
     let mut log = open(&backend, &config, true, T0);
     for i in 0..60 {
         log.append(&mut plain(3, T0 + i), 0, T0).expect("append");
     }
     assert_eq!(log.segment_count(), 5);
     let storage = backend.storage();
-    assert!(files_with(&*storage, ".index").iter().all(|n| file_len(&*storage, n) >= 8), "indexes have entries");
+    assert!(
+        files_with(&*storage, ".index")
+            .iter()
+            .all(|n| file_len(&*storage, n) >= 8),
+        "indexes have entries"
+    );
     let leo = log.log_end_offset();
     for offset in 0..leo {
         let result = log.read(offset, 1, leo, true).expect("read");
         let got = ranges(&result);
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0], (offset / 3 * 3, offset / 3 * 3 + 2), "offset {offset}");
+        assert_eq!(
+            got[0],
+            (offset / 3 * 3, offset / 3 * 3 + 2),
+            "offset {offset}"
+        );
     }
     for reopened_clean in [true, false] {
         drop(log);
         log = open(&backend, &config, reopened_clean, T0);
         assert_eq!(log.log_end_offset(), leo);
         for offset in (0..leo).step_by(7) {
-            assert_eq!(ranges(&log.read(offset, 1, leo, true).expect("read"))[0].0, offset / 3 * 3);
+            assert_eq!(
+                ranges(&log.read(offset, 1, leo, true).expect("read"))[0].0,
+                offset / 3 * 3
+            );
         }
     }
 }
@@ -232,14 +315,37 @@ fn delete_records_moves_the_start_and_survives_restart<B: Backend>() {
     }
     assert_eq!(log.segment_base_offsets(), vec![0, 4, 8]);
     assert_eq!(log.delete_records_before(3).expect("delete"), 3);
-    assert_eq!(log.segment_base_offsets(), vec![0, 4, 8], "segment 0 still holds offset 3");
+    assert_eq!(
+        log.segment_base_offsets(),
+        vec![0, 4, 8],
+        "segment 0 still holds offset 3"
+    );
     assert_eq!(log.delete_records_before(5).expect("delete"), 5);
     assert_eq!(log.segment_base_offsets(), vec![4, 8]);
     assert_eq!(files_with(&*backend.storage(), ".log").len(), 2);
-    assert_eq!(log.delete_records_before(2).expect("no-op"), 5, "never moves backwards");
-    assert!(matches!(log.delete_records_before(11), Err(LogError::OffsetOutOfRange { offset: 11, log_end_offset: 10 })));
-    assert!(matches!(log.read(4, 100, 10, true), Err(ReadError::OffsetOutOfRange { log_start_offset: 5, .. })));
-    assert_eq!(ranges(&log.read(5, 1 << 20, 10, true).expect("read")), vec![(4, 5), (6, 7), (8, 9)]);
+    assert_eq!(
+        log.delete_records_before(2).expect("no-op"),
+        5,
+        "never moves backwards"
+    );
+    assert!(matches!(
+        log.delete_records_before(11),
+        Err(LogError::OffsetOutOfRange {
+            offset: 11,
+            log_end_offset: 10
+        })
+    ));
+    assert!(matches!(
+        log.read(4, 100, 10, true),
+        Err(ReadError::OffsetOutOfRange {
+            log_start_offset: 5,
+            ..
+        })
+    ));
+    assert_eq!(
+        ranges(&log.read(5, 1 << 20, 10, true).expect("read")),
+        vec![(4, 5), (6, 7), (8, 9)]
+    );
     let info = log.append(&mut plain(1, T0), 0, T0).expect("append");
     assert_eq!(info.log_start_offset, 5);
     for clean in [true, false] {
@@ -249,7 +355,11 @@ fn delete_records_moves_the_start_and_survives_restart<B: Backend>() {
             drop(log);
         }
         log = open(&backend, &config, clean, T0);
-        assert_eq!((log.log_start_offset(), log.log_end_offset()), (5, 11), "clean: {clean}");
+        assert_eq!(
+            (log.log_start_offset(), log.log_end_offset()),
+            (5, 11),
+            "clean: {clean}"
+        );
     }
 }
 
@@ -261,9 +371,21 @@ fn delete_records_up_to_the_end_empties_the_log<B: Backend>() {
     }
     assert_eq!(log.delete_records_before(6).expect("delete all"), 6);
     assert_eq!(log.segment_base_offsets(), vec![6]);
-    assert_eq!((log.log_start_offset(), log.log_end_offset(), log.size_bytes()), (6, 6, 0));
+    assert_eq!(
+        (
+            log.log_start_offset(),
+            log.log_end_offset(),
+            log.size_bytes()
+        ),
+        (6, 6, 0)
+    );
     assert!(log.read(6, 100, 6, true).expect("read").records.is_empty());
-    assert_eq!(log.append(&mut plain(1, T0), 0, T0).expect("append").base_offset, 6);
+    assert_eq!(
+        log.append(&mut plain(1, T0), 0, T0)
+            .expect("append")
+            .base_offset,
+        6
+    );
     drop(log);
     let log = open(&backend, &config(), false, T0);
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (6, 7));
@@ -271,7 +393,11 @@ fn delete_records_up_to_the_end_empties_the_log<B: Backend>() {
 
 fn offset_for_timestamp_and_max_timestamp<B: Backend>() {
     let backend = B::fresh();
-    let config = LogConfig { segment_bytes: 300, index_interval_bytes: 1, ..config() };
+    let config = LogConfig {
+        segment_bytes: 300,
+        index_interval_bytes: 1,
+        ..config()
+    };
     let mut log = open(&backend, &config, true, T0);
     assert_eq!(log.offset_for_timestamp(0), None);
     assert_eq!(log.max_timestamp(), None);
@@ -290,7 +416,11 @@ fn offset_for_timestamp_and_max_timestamp<B: Backend>() {
         assert_eq!(log.offset_for_timestamp(0), Some((0, 100)));
         assert_eq!(log.offset_for_timestamp(101), Some((1, 101)));
         assert_eq!(log.offset_for_timestamp(102), Some((2, 200)));
-        assert_eq!(log.offset_for_timestamp(150), Some((2, 200)), "the first offset whose timestamp qualifies");
+        assert_eq!(
+            log.offset_for_timestamp(150),
+            Some((2, 200)),
+            "the first offset whose timestamp qualifies"
+        );
         assert_eq!(log.offset_for_timestamp(201), Some((3, 201)));
         // Compressed batches answer with their base offset and max timestamp.
         assert_eq!(log.offset_for_timestamp(300), Some((8, 402)));
@@ -299,7 +429,8 @@ fn offset_for_timestamp_and_max_timestamp<B: Backend>() {
         log.close().expect("close");
         log = open(&backend, &config, true, T0);
     }
-    log.append(&mut encode(&Spec::plain(3, 500)), 0, T0).expect("append");
+    log.append(&mut encode(&Spec::plain(3, 500)), 0, T0)
+        .expect("append");
     assert_eq!(log.max_timestamp(), Some((15, 502)));
     log.delete_records_before(3).expect("delete");
     assert_eq!(log.offset_for_timestamp(0), Some((3, 201)));
@@ -308,33 +439,72 @@ fn offset_for_timestamp_and_max_timestamp<B: Backend>() {
 fn idempotent_duplicates_gaps_and_epochs<B: Backend>() {
     let backend = B::fresh();
     let mut log = open(&backend, &config(), true, T0);
-    let first = log.append(&mut encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0).expect("append");
+    let first = log
+        .append(&mut encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0)
+        .expect("append");
     assert_eq!((first.base_offset, first.last_offset), (0, 2));
-    let retry = log.append(&mut encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0).expect("duplicate");
+    let retry = log
+        .append(&mut encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0)
+        .expect("duplicate");
     assert!(retry.duplicate);
-    assert_eq!((retry.base_offset, retry.last_offset, log.log_end_offset()), (0, 2, 3));
-    let gap = log.append(&mut encode(&Spec::idempotent(7, 0, 5, 1)), 0, T0).expect_err("gap");
-    assert!(matches!(gap, AppendError::OutOfOrderSequence { producer_id: 7, last_sequence: 2, found: 5, .. }));
+    assert_eq!(
+        (retry.base_offset, retry.last_offset, log.log_end_offset()),
+        (0, 2, 3)
+    );
+    let gap = log
+        .append(&mut encode(&Spec::idempotent(7, 0, 5, 1)), 0, T0)
+        .expect_err("gap");
+    assert!(matches!(
+        gap,
+        AppendError::OutOfOrderSequence {
+            producer_id: 7,
+            last_sequence: 2,
+            found: 5,
+            ..
+        }
+    ));
     for seq in [3, 4, 5, 6, 7] {
-        log.append(&mut encode(&Spec::idempotent(7, 0, seq, 1)), 0, T0).expect("in sequence");
+        log.append(&mut encode(&Spec::idempotent(7, 0, seq, 1)), 0, T0)
+            .expect("in sequence");
     }
-    let old = log.append(&mut encode(&Spec::idempotent(7, 0, 4, 1)), 0, T0).expect("older cached batch");
+    let old = log
+        .append(&mut encode(&Spec::idempotent(7, 0, 4, 1)), 0, T0)
+        .expect("older cached batch");
     assert!(old.duplicate);
     assert_eq!(old.base_offset, 4);
-    let evicted = log.append(&mut encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0).expect_err("no longer cached");
+    let evicted = log
+        .append(&mut encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0)
+        .expect_err("no longer cached");
     assert!(matches!(evicted, AppendError::OutOfOrderSequence { .. }));
-    let bump = log.append(&mut encode(&Spec::idempotent(7, 1, 8, 1)), 0, T0).expect_err("new epoch starts at 0");
+    let bump = log
+        .append(&mut encode(&Spec::idempotent(7, 1, 8, 1)), 0, T0)
+        .expect_err("new epoch starts at 0");
     assert!(matches!(bump, AppendError::OutOfOrderSequence { .. }));
-    log.append(&mut encode(&Spec::idempotent(7, 1, 0, 2)), 0, T0).expect("new epoch");
-    let fenced = log.append(&mut encode(&Spec::idempotent(7, 0, 8, 1)), 0, T0).expect_err("old epoch");
-    assert!(matches!(fenced, AppendError::InvalidProducerEpoch { epoch: 0, current_epoch: 1, .. }));
-    log.append(&mut encode(&Spec::idempotent(9, 3, 1_000, 1)), 0, T0).expect("unknown producer: any sequence");
-    log.append(&mut plain(1, T0), 0, T0).expect("plain batches skip the checks");
+    log.append(&mut encode(&Spec::idempotent(7, 1, 0, 2)), 0, T0)
+        .expect("new epoch");
+    let fenced = log
+        .append(&mut encode(&Spec::idempotent(7, 0, 8, 1)), 0, T0)
+        .expect_err("old epoch");
+    assert!(matches!(
+        fenced,
+        AppendError::InvalidProducerEpoch {
+            epoch: 0,
+            current_epoch: 1,
+            ..
+        }
+    ));
+    log.append(&mut encode(&Spec::idempotent(9, 3, 1_000, 1)), 0, T0)
+        .expect("unknown producer: any sequence");
+    log.append(&mut plain(1, T0), 0, T0)
+        .expect("plain batches skip the checks");
     let states = log.producer_states();
-    assert_eq!(states.iter().map(|s| (s.producer_id, s.producer_epoch, s.last_sequence())).collect::<Vec<_>>(), vec![
-        (7, 1, 1),
-        (9, 3, 1_000)
-    ]);
+    assert_eq!(
+        states
+            .iter()
+            .map(|s| (s.producer_id, s.producer_epoch, s.last_sequence()))
+            .collect::<Vec<_>>(),
+        vec![(7, 1, 1), (9, 3, 1_000)]
+    );
     assert_eq!(log.log_end_offset(), 12);
 }
 
@@ -343,30 +513,63 @@ fn reopen_after_clean_close_keeps_everything<B: Backend>() {
     let config = small_segments(400);
     let mut log = open(&backend, &config, true, T0);
     for seq in 0..6 {
-        log.append(&mut encode(&Spec::idempotent(3, 2, seq * 2, 2)), 0, T0).expect("append");
-        log.append(&mut plain(2, T0 + i64::from(seq)), 0, T0).expect("append");
+        log.append(&mut encode(&Spec::idempotent(3, 2, seq * 2, 2)), 0, T0)
+            .expect("append");
+        log.append(&mut plain(2, T0 + i64::from(seq)), 0, T0)
+            .expect("append");
     }
     log.delete_records_before(5).expect("delete");
     let before = read_all(&log);
-    let (start, end, segments) = (log.log_start_offset(), log.log_end_offset(), log.segment_base_offsets());
+    let (start, end, segments) = (
+        log.log_start_offset(),
+        log.log_end_offset(),
+        log.segment_base_offsets(),
+    );
     let (states, max_ts) = (log.producer_states(), log.max_timestamp());
     log.close().expect("close");
     let storage = backend.storage();
-    assert_eq!(files_with(&*storage, ".snapshot").last().map(String::as_str), Some("00000000000000000024.snapshot"));
+    assert_eq!(
+        files_with(&*storage, ".snapshot")
+            .last()
+            .map(String::as_str),
+        Some("00000000000000000024.snapshot")
+    );
     for name in files_with(&*storage, ".index") {
-        assert_eq!(file_len(&*storage, &name) % 8, 0, "{name} trimmed to whole entries");
+        assert_eq!(
+            file_len(&*storage, &name) % 8,
+            0,
+            "{name} trimmed to whole entries"
+        );
     }
     for name in files_with(&*storage, ".timeindex") {
-        assert_eq!(file_len(&*storage, &name) % 12, 0, "{name} trimmed to whole entries");
+        assert_eq!(
+            file_len(&*storage, &name) % 12,
+            0,
+            "{name} trimmed to whole entries"
+        );
     }
     let mut log = open(&backend, &config, true, T0);
-    assert_eq!((log.log_start_offset(), log.log_end_offset(), log.segment_base_offsets()), (start, end, segments));
+    assert_eq!(
+        (
+            log.log_start_offset(),
+            log.log_end_offset(),
+            log.segment_base_offsets()
+        ),
+        (start, end, segments)
+    );
     assert_eq!(log.producer_states(), states);
     assert_eq!(log.max_timestamp(), max_ts);
     assert_eq!(read_all(&log), before);
-    let retry = log.append(&mut encode(&Spec::idempotent(3, 2, 10, 2)), 0, T0).expect("duplicate after restart");
+    let retry = log
+        .append(&mut encode(&Spec::idempotent(3, 2, 10, 2)), 0, T0)
+        .expect("duplicate after restart");
     assert!(retry.duplicate);
-    assert_eq!(log.append(&mut encode(&Spec::idempotent(3, 2, 12, 1)), 0, T0).expect("next").base_offset, end);
+    assert_eq!(
+        log.append(&mut encode(&Spec::idempotent(3, 2, 12, 1)), 0, T0)
+            .expect("next")
+            .base_offset,
+        end
+    );
 }
 
 fn reopen_after_crash_rebuilds_producer_state<B: Backend>() {
@@ -374,15 +577,22 @@ fn reopen_after_crash_rebuilds_producer_state<B: Backend>() {
     let config = small_segments(300);
     let mut log = open(&backend, &config, true, T0);
     for seq in 0..8 {
-        log.append(&mut encode(&Spec::idempotent(4, 0, seq, 1)), 0, T0).expect("append");
+        log.append(&mut encode(&Spec::idempotent(4, 0, seq, 1)), 0, T0)
+            .expect("append");
     }
     assert!(log.segment_count() > 1);
     let states = log.producer_states();
     drop(log);
     let mut log = open(&backend, &config, false, T0);
     assert_eq!(log.producer_states(), states);
-    assert!(log.append(&mut encode(&Spec::idempotent(4, 0, 7, 1)), 0, T0).expect("retry").duplicate);
-    assert!(log.append(&mut encode(&Spec::idempotent(4, 0, 9, 1)), 0, T0).is_err());
+    assert!(
+        log.append(&mut encode(&Spec::idempotent(4, 0, 7, 1)), 0, T0)
+            .expect("retry")
+            .duplicate
+    );
+    assert!(log
+        .append(&mut encode(&Spec::idempotent(4, 0, 9, 1)), 0, T0)
+        .is_err());
     // Without any snapshot the state comes from scanning the whole log.
     drop(log);
     let storage = backend.storage();
@@ -395,18 +605,32 @@ fn reopen_after_crash_rebuilds_producer_state<B: Backend>() {
 
 fn log_append_time_is_stamped_on_the_batch<B: Backend>() {
     let backend = B::fresh();
-    let config = LogConfig { message_timestamp_type: TimestampType::LogAppendTime, ..config() };
+    let config = LogConfig {
+        message_timestamp_type: TimestampType::LogAppendTime,
+        ..config()
+    };
     let mut log = open(&backend, &config, true, T0);
-    let info = log.append(&mut encode(&Spec::plain(3, 42)), 0, T0 + 5).expect("append");
-    assert_eq!((info.log_append_time_ms, info.max_timestamp), (T0 + 5, T0 + 5));
+    let info = log
+        .append(&mut encode(&Spec::plain(3, 42)), 0, T0 + 5)
+        .expect("append");
+    assert_eq!(
+        (info.log_append_time_ms, info.max_timestamp),
+        (T0 + 5, T0 + 5)
+    );
     let compressed = Spec::plain(2, 42).compressed(Compression::Snappy);
-    log.append(&mut encode(&compressed), 0, T0 + 9).expect("append");
+    log.append(&mut encode(&compressed), 0, T0 + 9)
+        .expect("append");
     let stored = common::headers(&read_all(&log));
-    assert!(stored.iter().all(|h| h.timestamp_type() == TimestampType::LogAppendTime));
-    assert_eq!(stored.iter().map(|h| (h.base_timestamp, h.max_timestamp)).collect::<Vec<_>>(), vec![
-        (42, T0 + 5),
-        (42, T0 + 9)
-    ]);
+    assert!(stored
+        .iter()
+        .all(|h| h.timestamp_type() == TimestampType::LogAppendTime));
+    assert_eq!(
+        stored
+            .iter()
+            .map(|h| (h.base_timestamp, h.max_timestamp))
+            .collect::<Vec<_>>(),
+        vec![(42, T0 + 5), (42, T0 + 9)]
+    );
     assert_eq!(log.offset_for_timestamp(T0 + 6), Some((3, T0 + 9)));
     assert_eq!(log.offset_for_timestamp(0), Some((0, T0 + 5)));
     assert_eq!(log.max_timestamp(), Some((3, T0 + 9)));
@@ -414,7 +638,10 @@ fn log_append_time_is_stamped_on_the_batch<B: Backend>() {
 
 fn bad_batches_are_refused_and_nothing_is_written<B: Backend>() {
     let backend = B::fresh();
-    let config = LogConfig { max_message_bytes: 200, ..config() };
+    let config = LogConfig {
+        max_message_bytes: 200,
+        ..config()
+    };
     let mut log = open(&backend, &config, true, T0);
     log.append(&mut plain(1, T0), 0, T0).expect("append");
     let size = log.size_bytes();
@@ -423,35 +650,69 @@ fn bad_batches_are_refused_and_nothing_is_written<B: Backend>() {
     corrupt[last] ^= 1;
     let mut two = plain(1, T0);
     two.extend_from_slice(&corrupt);
-    assert!(matches!(log.append(&mut two, 0, T0), Err(AppendError::CorruptMessage(_))));
+    assert!(matches!(
+        log.append(&mut two, 0, T0),
+        Err(AppendError::CorruptMessage(_))
+    ));
     let mut crc = plain(1, T0);
     crc[CRC_OFFSET] ^= 0xff;
-    assert!(matches!(log.append(&mut crc, 0, T0), Err(AppendError::CorruptMessage(_))));
+    assert!(matches!(
+        log.append(&mut crc, 0, T0),
+        Err(AppendError::CorruptMessage(_))
+    ));
     let mut magic = plain(1, T0);
     magic[MAGIC_OFFSET] = 1;
-    assert!(matches!(log.append(&mut magic, 0, T0), Err(AppendError::UnsupportedForMessageFormat(1))));
+    assert!(matches!(
+        log.append(&mut magic, 0, T0),
+        Err(AppendError::UnsupportedForMessageFormat(1))
+    ));
     let mut big = encode(&Spec::plain(1, T0).sized(200));
     let big_len = big.len();
-    assert!(matches!(log.append(&mut big, 0, T0), Err(AppendError::MessageTooLarge { size, max: 200 }) if size == big_len));
+    assert!(
+        matches!(log.append(&mut big, 0, T0), Err(AppendError::MessageTooLarge { size, max: 200 }) if size == big_len)
+    );
     let mut torn = plain(2, T0);
     torn.truncate(torn.len() - 3);
-    assert!(matches!(log.append(&mut torn, 0, T0), Err(AppendError::CorruptMessage(_))));
+    assert!(matches!(
+        log.append(&mut torn, 0, T0),
+        Err(AppendError::CorruptMessage(_))
+    ));
     let mut offset = plain(1, T0);
     offset[7] = 9;
-    assert!(matches!(log.append(&mut offset, 0, T0), Err(AppendError::InvalidRecord(_))));
-    assert!(matches!(log.append(&mut bytes::BytesMut::new(), 0, T0), Err(AppendError::InvalidRecord(_))));
-    assert_eq!((log.log_end_offset(), log.size_bytes()), (1, size), "nothing was written");
+    assert!(matches!(
+        log.append(&mut offset, 0, T0),
+        Err(AppendError::InvalidRecord(_))
+    ));
+    assert!(matches!(
+        log.append(&mut bytes::BytesMut::new(), 0, T0),
+        Err(AppendError::InvalidRecord(_))
+    ));
+    assert_eq!(
+        (log.log_end_offset(), log.size_bytes()),
+        (1, size),
+        "nothing was written"
+    );
     let header = BatchHeader::parse(&read_all(&log).records[0]).expect("header");
     assert_eq!(header.records_count, 1);
-    assert_eq!(log.append(&mut plain(1, T0), 0, T0).expect("append").base_offset, 1);
+    assert_eq!(
+        log.append(&mut plain(1, T0), 0, T0)
+            .expect("append")
+            .base_offset,
+        1
+    );
 }
 
 fn flush_policies_do_not_disturb_appends<B: Backend>() {
     let backend = B::fresh();
-    let config = LogConfig { flush_interval_messages: 3, flush_interval_ms: 100, ..small_segments(500) };
+    let config = LogConfig {
+        flush_interval_messages: 3,
+        flush_interval_ms: 100,
+        ..small_segments(500)
+    };
     let mut log = open(&backend, &config, true, T0);
     for i in 0..10 {
-        log.append(&mut plain(2, T0), 0, T0 + i * 60).expect("append");
+        log.append(&mut plain(2, T0), 0, T0 + i * 60)
+            .expect("append");
         log.flush_if_due(T0 + i * 60 + 30).expect("flush if due");
     }
     log.flush().expect("flush");
@@ -480,13 +741,16 @@ fn open_by_path_creates_the_directory_with_kafka_file_names() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, vec![
-        "00000000000000000000.index",
-        "00000000000000000000.log",
-        "00000000000000000000.timeindex",
-        "00000000000000000002.snapshot",
-        "gregor-log.checkpoint",
-    ]);
+    assert_eq!(
+        names,
+        vec![
+            "00000000000000000000.index",
+            "00000000000000000000.log",
+            "00000000000000000000.timeindex",
+            "00000000000000000002.snapshot",
+            "gregor-log.checkpoint",
+        ]
+    );
 }
 
 #[test]
@@ -495,9 +759,17 @@ fn a_failed_write_is_undone_and_the_log_continues() {
     let mut log = open(&backend, &config(), true, T0);
     log.append(&mut plain(2, T0), 0, T0).expect("append");
     backend.0.set_fail_appends(true);
-    assert!(matches!(log.append(&mut plain(3, T0), 0, T0), Err(AppendError::Io(LogError::Io { .. }))));
+    assert!(matches!(
+        log.append(&mut plain(3, T0), 0, T0),
+        Err(AppendError::Io(LogError::Io { .. }))
+    ));
     backend.0.set_fail_appends(false);
     assert_eq!(log.log_end_offset(), 2);
-    assert_eq!(log.append(&mut plain(1, T0), 0, T0).expect("append").base_offset, 2);
+    assert_eq!(
+        log.append(&mut plain(1, T0), 0, T0)
+            .expect("append")
+            .base_offset,
+        2
+    );
     assert_eq!(ranges(&read_all(&log)), vec![(0, 1), (2, 2)]);
 }

@@ -20,10 +20,17 @@ struct Plan {
 #[derive(Debug, Clone)]
 enum Op {
     Append(Vec<Plan>),
-    Read { at: Index, max_bytes: usize, min_one: bool, hw_back: i64 },
+    Read {
+        at: Index,
+        max_bytes: usize,
+        min_one: bool,
+        hw_back: i64,
+    },
     Timestamp(Index),
     DeleteBefore(Index),
-    Reopen { clean: bool },
+    Reopen {
+        clean: bool,
+    },
     TearTail(usize),
 }
 
@@ -71,7 +78,13 @@ struct Model {
 }
 
 impl Model {
-    fn read(&self, offset: i64, max_bytes: usize, hw: i64, min_one: bool) -> Option<Vec<(i64, i64)>> {
+    fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        hw: i64,
+        min_one: bool,
+    ) -> Option<Vec<(i64, i64)>> {
         if offset < self.log_start || offset > self.leo {
             return None;
         }
@@ -123,7 +136,11 @@ fn pick(index: &Index, low: i64, high_inclusive: i64) -> i64 {
 }
 
 fn config() -> LogConfig {
-    LogConfig { segment_bytes: 600, index_interval_bytes: 100, ..LogConfig::default() }
+    LogConfig {
+        segment_bytes: 600,
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    }
 }
 
 fn run<B: Backend>(ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -133,7 +150,12 @@ fn run<B: Backend>(ops: Vec<Op>) -> Result<(), TestCaseError> {
     for op in ops {
         match op {
             Op::Append(plans) => append(&mut log, &mut model, &plans)?,
-            Op::Read { at, max_bytes, min_one, hw_back } => {
+            Op::Read {
+                at,
+                max_bytes,
+                min_one,
+                hw_back,
+            } => {
                 let offset = pick(&at, model.log_start - 1, model.leo + 1);
                 let hw = (model.leo - hw_back).max(0);
                 let got = match log.read(offset, max_bytes, hw, min_one) {
@@ -141,11 +163,22 @@ fn run<B: Backend>(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     Err(ReadError::OffsetOutOfRange { .. }) => None,
                     Err(e) => return Err(TestCaseError::fail(format!("read failed: {e}"))),
                 };
-                prop_assert_eq!(got, model.read(offset, max_bytes, hw, min_one), "read at {} hw {}", offset, hw);
+                prop_assert_eq!(
+                    got,
+                    model.read(offset, max_bytes, hw, min_one),
+                    "read at {} hw {}",
+                    offset,
+                    hw
+                );
             }
             Op::Timestamp(at) => {
                 let ts = pick(&at, T0 - 60, T0 + 220);
-                prop_assert_eq!(log.offset_for_timestamp(ts), model.offset_for_timestamp(ts), "ts {}", ts);
+                prop_assert_eq!(
+                    log.offset_for_timestamp(ts),
+                    model.offset_for_timestamp(ts),
+                    "ts {}",
+                    ts
+                );
                 let first_base = log.segment_base_offsets()[0];
                 prop_assert_eq!(log.max_timestamp(), model.max_timestamp(first_base));
             }
@@ -161,7 +194,8 @@ fn run<B: Backend>(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Reopen { clean } => {
                 if clean {
-                    log.close().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    log.close()
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 } else {
                     drop(log);
                 }
@@ -169,7 +203,10 @@ fn run<B: Backend>(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::TearTail(cut) => log = tear_tail(log, &backend, &mut model, cut),
         }
-        prop_assert_eq!((log.log_start_offset(), log.log_end_offset()), (model.log_start, model.leo));
+        prop_assert_eq!(
+            (log.log_start_offset(), log.log_end_offset()),
+            (model.log_start, model.leo)
+        );
     }
     Ok(())
 }
@@ -185,11 +222,19 @@ fn append(log: &mut Log, model: &mut Model, plans: &[Plan]) -> Result<(), TestCa
         }
         let batch = encode(&spec);
         let last = next + plan.records as i64 - 1;
-        added.push(Batch { base: next, last, size: batch.len(), first_ts: spec.timestamp, compressed: plan.compressed });
+        added.push(Batch {
+            base: next,
+            last,
+            size: batch.len(),
+            first_ts: spec.timestamp,
+            compressed: plan.compressed,
+        });
         next = last + 1;
         buf.extend_from_slice(&batch);
     }
-    let info = log.append(&mut buf, 0, T0).map_err(|e| TestCaseError::fail(format!("append: {e}")))?;
+    let info = log
+        .append(&mut buf, 0, T0)
+        .map_err(|e| TestCaseError::fail(format!("append: {e}")))?;
     prop_assert_eq!((info.base_offset, info.last_offset), (model.leo, next - 1));
     model.batches.extend(added);
     model.leo = next;
@@ -205,7 +250,7 @@ fn tear_tail<B: Backend>(log: Log, backend: &B, model: &mut Model, cut: usize) -
     let storage = backend.storage();
     let name = format!("{active:020}.log");
     let mut file = storage.open(&name).expect("open active segment");
-    if let Some(last) = model.batches.last().filter(|_| file.len() > 0).cloned() {
+    if let Some(last) = model.batches.last().filter(|_| !file.is_empty()).cloned() {
         let len = file.len() - (1 + cut % last.size) as u64;
         file.truncate(len).expect("truncate");
         model.batches.pop();

@@ -22,7 +22,10 @@ both_backends!(
 const ACTIVE_LOG: &str = "00000000000000000000.log";
 
 fn config() -> LogConfig {
-    LogConfig { index_interval_bytes: 64, ..LogConfig::default() }
+    LogConfig {
+        index_interval_bytes: 64,
+        ..LogConfig::default()
+    }
 }
 
 /// Every file of a directory, to restore into fresh backends.
@@ -44,13 +47,22 @@ impl Template {
         let backend = B::fresh();
         let storage = backend.storage();
         for (name, data) in &self.0 {
-            storage.create(name).expect("create").append(data).expect("write");
+            storage
+                .create(name)
+                .expect("create")
+                .append(data)
+                .expect("write");
         }
         backend
     }
 
     fn file(&self, name: &str) -> &[u8] {
-        &self.0.iter().find(|(n, _)| n == name).expect("file in template").1
+        &self
+            .0
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("file in template")
+            .1
     }
 }
 
@@ -76,11 +88,19 @@ fn crashed_log<B: Backend>() -> (Template, Vec<(i64, i64)>) {
 }
 
 fn cut(storage: &dyn Storage, name: &str, len: u64) {
-    storage.open(name).expect("open").truncate(len).expect("truncate");
+    storage
+        .open(name)
+        .expect("open")
+        .truncate(len)
+        .expect("truncate");
 }
 
 fn write_at_end(storage: &dyn Storage, name: &str, bytes: &[u8]) {
-    storage.open(name).expect("open").append(bytes).expect("append");
+    storage
+        .open(name)
+        .expect("open")
+        .append(bytes)
+        .expect("append");
 }
 
 /// Reopens uncleanly and checks the log holds exactly `expected` and
@@ -91,23 +111,35 @@ fn assert_recovers_to(log: &mut Log, expected: &[(i64, i64)]) {
     assert_eq!(ranges(&read_all(log)), expected);
     for offset in 0..leo {
         let got = ranges(&log.read(offset, 1, leo, true).expect("read"));
-        assert!(got[0].0 <= offset && offset <= got[0].1, "offset {offset} -> {got:?}");
+        assert!(
+            got[0].0 <= offset && offset <= got[0].1,
+            "offset {offset} -> {got:?}"
+        );
     }
-    let info = log.append(&mut plain(1, T0), 1, T0).expect("append after recovery");
+    let info = log
+        .append(&mut plain(1, T0), 1, T0)
+        .expect("append after recovery");
     assert_eq!(info.base_offset, leo);
 }
 
 fn a_tail_torn_at_every_byte_recovers_to_the_batch_before<B: Backend>() {
     let (template, expected) = crashed_log::<B>();
     let data = template.file(ACTIVE_LOG);
-    let last_start = split_batches(data).last().expect("batches").expect("valid").1.start;
+    let last_start = split_batches(data)
+        .last()
+        .expect("batches")
+        .expect("valid")
+        .1
+        .start;
     for len in last_start..data.len() {
         let backend: B = template.restore();
         cut(&*backend.storage(), ACTIVE_LOG, len as u64);
         let mut log = open(&backend, &config(), false, T0);
         assert_recovers_to(&mut log, &expected[..expected.len() - 1]);
         // The producer's last batch is gone, so its retry is new data.
-        let retry = log.append(&mut encode(&Spec::idempotent(5, 0, 3, 3)), 1, T0).expect("retry");
+        let retry = log
+            .append(&mut encode(&Spec::idempotent(5, 0, 3, 3)), 1, T0)
+            .expect("retry");
         assert!(!retry.duplicate, "cut at {len}");
     }
     let backend: B = template.restore();
@@ -135,22 +167,35 @@ fn garbage_after_the_last_batch_is_cut_off<B: Backend>() {
         write_at_end(&*backend.storage(), ACTIVE_LOG, &garbage);
         let mut log = open(&backend, &config(), false, T0);
         assert_recovers_to(&mut log, &expected);
-        assert!(log.append(&mut encode(&Spec::idempotent(5, 0, 3, 3)), 1, T0).expect("retry").duplicate);
+        assert!(
+            log.append(&mut encode(&Spec::idempotent(5, 0, 3, 3)), 1, T0)
+                .expect("retry")
+                .duplicate
+        );
     }
 }
 
 fn any_corrupt_byte_in_the_last_batch_drops_only_that_batch<B: Backend>() {
     let (template, expected) = crashed_log::<B>();
     let data = template.file(ACTIVE_LOG);
-    let last = split_batches(data).last().expect("batches").expect("valid").1;
+    let last = split_batches(data)
+        .last()
+        .expect("batches")
+        .expect("valid")
+        .1;
     // Batch length (8..12) and everything the CRC covers.
-    let positions = (last.start + 8..last.start + 12).chain(last.start + CRC_COVERED_FROM..last.end);
+    let positions =
+        (last.start + 8..last.start + 12).chain(last.start + CRC_COVERED_FROM..last.end);
     for at in positions {
         let backend: B = template.restore();
         let storage = backend.storage();
         let mut damaged = data.to_vec();
         damaged[at] ^= 0x20;
-        storage.create(ACTIVE_LOG).expect("create").append(&damaged).expect("write");
+        storage
+            .create(ACTIVE_LOG)
+            .expect("create")
+            .append(&damaged)
+            .expect("write");
         let mut log = open(&backend, &config(), false, T0);
         assert_recovers_to(&mut log, &expected[..expected.len() - 1]);
     }
@@ -159,10 +204,15 @@ fn any_corrupt_byte_in_the_last_batch_drops_only_that_batch<B: Backend>() {
 /// A closed log over several segments, with index entries in each.
 fn closed_multi_segment_log<B: Backend>() -> (B, LogConfig, i64) {
     let backend = B::fresh();
-    let config = LogConfig { segment_bytes: 700, index_interval_bytes: 100, ..LogConfig::default() };
+    let config = LogConfig {
+        segment_bytes: 700,
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    };
     let mut log = open(&backend, &config, true, T0);
     for i in 0..40 {
-        log.append(&mut plain(2, T0 + i * 3), 0, T0).expect("append");
+        log.append(&mut plain(2, T0 + i * 3), 0, T0)
+            .expect("append");
     }
     assert!(log.segment_count() >= 4);
     let leo = log.log_end_offset();
@@ -174,22 +224,37 @@ fn assert_lookups(log: &Log, leo: i64) {
     assert_eq!(log.log_end_offset(), leo);
     for offset in 0..leo {
         let got = ranges(&log.read(offset, 1, leo, true).expect("read"));
-        assert_eq!(got[0], (offset / 2 * 2, offset / 2 * 2 + 1), "offset {offset}");
+        assert_eq!(
+            got[0],
+            (offset / 2 * 2, offset / 2 * 2 + 1),
+            "offset {offset}"
+        );
     }
     for i in 0..20 {
         // Batch i holds timestamps T0 + 3i and T0 + 3i + 1.
-        assert_eq!(log.offset_for_timestamp(T0 + 3 * i + 1), Some((2 * i + 1, T0 + 3 * i + 1)));
-        assert_eq!(log.offset_for_timestamp(T0 + 3 * i + 2), Some((2 * i + 2, T0 + 3 * i + 3)));
+        assert_eq!(
+            log.offset_for_timestamp(T0 + 3 * i + 1),
+            Some((2 * i + 1, T0 + 3 * i + 1))
+        );
+        assert_eq!(
+            log.offset_for_timestamp(T0 + 3 * i + 2),
+            Some((2 * i + 2, T0 + 3 * i + 3))
+        );
     }
-    assert_eq!(log.max_timestamp(), Some((leo - 1, T0 + 3 * (leo / 2 - 1) + 1)));
+    assert_eq!(
+        log.max_timestamp(),
+        Some((leo - 1, T0 + 3 * (leo / 2 - 1) + 1))
+    );
 }
 
 fn missing_or_damaged_indexes_are_rebuilt_identically<B: Backend>() {
     let (backend, config, leo) = closed_multi_segment_log::<B>();
     let storage = backend.storage();
     let original = Template::capture(&*storage);
-    let indexes: Vec<String> =
-        files_with(&*storage, ".index").into_iter().chain(files_with(&*storage, ".timeindex")).collect();
+    let indexes: Vec<String> = files_with(&*storage, ".index")
+        .into_iter()
+        .chain(files_with(&*storage, ".timeindex"))
+        .collect();
     type Damage = fn(&dyn Storage, &str);
     let damages: [(&str, Damage); 4] = [
         ("deleted", |s, n| s.remove(n).expect("remove")),
@@ -197,7 +262,10 @@ fn missing_or_damaged_indexes_are_rebuilt_identically<B: Backend>() {
         ("torn", |s, n| write_at_end(s, n, &[1, 2, 3])),
         ("garbage", |s, n| {
             let len = file_len(s, n);
-            s.create(n).expect("create").append(&vec![0xee; len.max(24) as usize]).expect("write");
+            s.create(n)
+                .expect("create")
+                .append(&vec![0xee; len.max(24) as usize])
+                .expect("write");
         }),
     ];
     for (what, damage) in damages {
@@ -208,7 +276,11 @@ fn missing_or_damaged_indexes_are_rebuilt_identically<B: Backend>() {
             let log = open(&backend, &config, true, T0);
             assert_lookups(&log, leo);
             let rebuilt = Template::capture(&*storage);
-            assert_eq!(rebuilt.file(name), original.file(name), "{name} {what} was rebuilt identically");
+            assert_eq!(
+                rebuilt.file(name),
+                original.file(name),
+                "{name} {what} was rebuilt identically"
+            );
         }
     }
 }
@@ -226,7 +298,11 @@ fn a_scrambled_index_never_misleads_lookups<B: Backend>() {
     let n = reversed.len();
     reversed[..8].copy_from_slice(&entries[..8]);
     reversed[n - 8..].copy_from_slice(&entries[entries.len() - 8..]);
-    storage.create(name).expect("create").append(&reversed).expect("write");
+    storage
+        .create(name)
+        .expect("create")
+        .append(&reversed)
+        .expect("write");
     let log = open(&backend, &config, true, T0);
     assert_lookups(&log, leo);
 }
@@ -234,7 +310,9 @@ fn a_scrambled_index_never_misleads_lookups<B: Backend>() {
 fn without_a_checkpoint_everything_is_recovered<B: Backend>() {
     let (backend, config, leo) = closed_multi_segment_log::<B>();
     let storage = backend.storage();
-    storage.remove("gregor-log.checkpoint").expect("remove checkpoint");
+    storage
+        .remove("gregor-log.checkpoint")
+        .expect("remove checkpoint");
     let bases: Vec<String> = files_with(&*storage, ".log");
     // Corrupt the second segment's last byte: it and everything after go.
     let victim = &bases[1];
@@ -251,7 +329,12 @@ fn without_a_checkpoint_everything_is_recovered<B: Backend>() {
     let recovered_leo = log.log_end_offset();
     assert!(recovered_leo > base && recovered_leo < leo);
     assert_eq!(recovered_leo % 2, 0, "cut at a batch boundary");
-    assert_recovers_to(&mut log, &(0..recovered_leo / 2).map(|i| (2 * i, 2 * i + 1)).collect::<Vec<_>>());
+    assert_recovers_to(
+        &mut log,
+        &(0..recovered_leo / 2)
+            .map(|i| (2 * i, 2 * i + 1))
+            .collect::<Vec<_>>(),
+    );
 }
 
 fn damaged_snapshots_and_checkpoints_are_ignored<B: Backend>() {
@@ -259,33 +342,58 @@ fn damaged_snapshots_and_checkpoints_are_ignored<B: Backend>() {
     let mut log = open(&backend, &config(), true, T0);
     log.append(&mut plain(1, T0), 0, T0).expect("append");
     for seq in 0..4 {
-        log.append(&mut encode(&Spec::idempotent(8, 1, seq, 1)), 0, T0).expect("append");
+        log.append(&mut encode(&Spec::idempotent(8, 1, seq, 1)), 0, T0)
+            .expect("append");
     }
     let states = log.producer_states();
     log.close().expect("close");
     let storage = backend.storage();
     let snapshot = files_with(&*storage, ".snapshot").pop().expect("snapshot");
     write_at_end(&*storage, &snapshot, &[0]);
-    storage.create("gregor-log.checkpoint").expect("create").append(b"1 3 5 deadbeef\n").expect("write");
+    storage
+        .create("gregor-log.checkpoint")
+        .expect("create")
+        .append(b"1 3 5 deadbeef\n")
+        .expect("write");
     let mut log = open(&backend, &config(), true, T0);
     assert_eq!(log.producer_states(), states);
-    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 5), "an unreadable checkpoint keeps all data");
-    assert!(log.append(&mut encode(&Spec::idempotent(8, 1, 3, 1)), 0, T0).expect("retry").duplicate);
+    assert_eq!(
+        (log.log_start_offset(), log.log_end_offset()),
+        (0, 5),
+        "an unreadable checkpoint keeps all data"
+    );
+    assert!(
+        log.append(&mut encode(&Spec::idempotent(8, 1, 3, 1)), 0, T0)
+            .expect("retry")
+            .duplicate
+    );
     // A snapshot past a truncated tail is discarded, not trusted.
     log.close().expect("close");
     cut(&*storage, ACTIVE_LOG, file_len(&*storage, ACTIVE_LOG) - 1);
     let log = open(&backend, &config(), false, T0);
     assert_eq!(log.log_end_offset(), 4);
     assert_eq!(log.producer_states()[0].last_sequence(), 2);
-    assert!(files_with(&*storage, ".snapshot").iter().all(|n| n.as_str() <= "00000000000000000004.snapshot"));
+    assert!(files_with(&*storage, ".snapshot")
+        .iter()
+        .all(|n| n.as_str() <= "00000000000000000004.snapshot"));
 }
 
 fn a_log_of_pure_garbage_opens_empty<B: Backend>() {
     let backend = B::fresh();
     let storage = backend.storage();
-    let garbage: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    storage.create(ACTIVE_LOG).expect("create").append(&garbage).expect("write");
-    storage.create("00000000000000000000.index").expect("create").append(&garbage[..77]).expect("write");
+    let garbage: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    storage
+        .create(ACTIVE_LOG)
+        .expect("create")
+        .append(&garbage)
+        .expect("write");
+    storage
+        .create("00000000000000000000.index")
+        .expect("create")
+        .append(&garbage[..77])
+        .expect("write");
     let mut log = open(&backend, &config(), false, T0);
     assert_recovers_to(&mut log, &[]);
     let clean = open(&B::fresh(), &config(), true, T0);

@@ -71,10 +71,21 @@ pub struct Spec {
 
 impl Spec {
     pub fn plain(records: usize, timestamp: i64) -> Spec {
-        Spec { records, timestamp, step: 1, compression: Compression::None, producer: None, value_bytes: 8, tag: 0 }
+        Spec {
+            records,
+            timestamp,
+            step: 1,
+            compression: Compression::None,
+            producer: None,
+            value_bytes: 8,
+            tag: 0,
+        }
     }
     pub fn idempotent(producer_id: i64, epoch: i16, sequence: i32, records: usize) -> Spec {
-        Spec { producer: Some((producer_id, epoch, sequence)), ..Spec::plain(records, T0) }
+        Spec {
+            producer: Some((producer_id, epoch, sequence)),
+            ..Spec::plain(records, T0)
+        }
     }
     pub fn compressed(mut self, compression: Compression) -> Spec {
         self.compression = compression;
@@ -120,9 +131,16 @@ pub fn encode(spec: &Spec) -> BytesMut {
         })
         .collect();
     let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: spec.compression };
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: spec.compression,
+    };
     RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode batch");
-    assert_eq!(split_batches(&buf).count(), 1, "spec must encode as one batch");
+    assert_eq!(
+        split_batches(&buf).count(),
+        1,
+        "spec must encode as one batch"
+    );
     buf
 }
 
@@ -143,7 +161,10 @@ pub fn headers(result: &ReadResult) -> Vec<BatchHeader> {
 
 /// (base offset, last offset) of each batch in a read result.
 pub fn ranges(result: &ReadResult) -> Vec<(i64, i64)> {
-    headers(result).iter().map(|h| (h.base_offset, h.last_offset())).collect()
+    headers(result)
+        .iter()
+        .map(|h| (h.base_offset, h.last_offset()))
+        .collect()
 }
 
 /// Every record of a read result: (offset, timestamp, value).
@@ -163,12 +184,18 @@ pub fn records(result: &ReadResult) -> Vec<(i64, i64, Bytes)> {
 /// Reads everything from the log start.
 pub fn read_all(log: &Log) -> ReadResult {
     let end = log.log_end_offset();
-    log.read(log.log_start_offset(), usize::MAX / 2, end, true).expect("read all")
+    log.read(log.log_start_offset(), usize::MAX / 2, end, true)
+        .expect("read all")
 }
 
 /// Names of files in the storage with this suffix, sorted.
 pub fn files_with(storage: &dyn Storage, suffix: &str) -> Vec<String> {
-    let mut names: Vec<String> = storage.list().expect("list").into_iter().filter(|n| n.ends_with(suffix)).collect();
+    let mut names: Vec<String> = storage
+        .list()
+        .expect("list")
+        .into_iter()
+        .filter(|n| n.ends_with(suffix))
+        .collect();
     names.sort();
     names
 }
