@@ -9,10 +9,10 @@ use std::time::Duration;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers};
-use rdkafka::{Message, Offset, Timestamp, TopicPartitionList};
+use rdkafka::{ClientConfig, Message, Offset, Timestamp, TopicPartitionList};
 
-use super::client::{CliContext, Connection};
-use super::config::{client_config, ClientRole, ConnectionArgs};
+use super::client::{CliContext, Connection, TopicInfo};
+use super::config::{client_config, ClientRole, ConnectionArgs, UserProperties};
 use super::errors::{CliError, Subject};
 use super::formatter::{RecordFormat, RecordTimestamp, RecordView, FORMATTER_KEYS};
 
@@ -130,9 +130,35 @@ pub async fn run(args: ConsumeArgs, out: &mut dyn Write) -> Result<Ended, CliErr
     let mut props = args.conn.user_properties()?;
     let formatter_props = props.take_tool_properties(|k| FORMATTER_KEYS.contains(&k));
     let format = args.record_format(&formatter_props);
+    let config = consumer_config(&args, &props)?;
+    let debug = config.get("debug").is_some();
+    let consumer: StreamConsumer<CliContext> =
+        config
+            .create_with_context(CliContext::new(debug))
+            .map_err(|e| CliError::from_kafka(&e, Subject::Cluster))?;
+    let conn = Connection::new(&args.conn);
+    let topic = conn.existing_topic(consumer.client(), &args.topic)?;
+    start_reading(&consumer, &args, &topic)?;
+    let mut session = Session {
+        topic: &args.topic,
+        group: args.group.as_deref(),
+        format,
+        out,
+        processed: 0,
+        warnings: 0,
+    };
+    let idle_timeout = args.timeout_ms.map(Duration::from_millis);
+    let ended = session
+        .consume(&consumer, args.max_messages, idle_timeout)
+        .await;
+    eprintln!("Processed a total of {} messages", session.processed);
+    ended
+}
+
+fn consumer_config(args: &ConsumeArgs, props: &UserProperties) -> Result<ClientConfig, CliError> {
     let user_set = |key: &str| props.file.iter().chain(&props.flags).any(|(k, _)| k == key);
     let reset_unset = !user_set("auto.offset.reset");
-    let mut config = client_config(&args.conn, ClientRole::Consumer, &props)?;
+    let mut config = client_config(&args.conn, ClientRole::Consumer, props)?;
     if let Some(level) = &args.isolation_level {
         config.set("isolation.level", level);
     }
@@ -163,55 +189,40 @@ pub async fn run(args: ConsumeArgs, out: &mut dyn Write) -> Result<Ended, CliErr
             }
         }
     }
-    let debug = config.get("debug").is_some();
-    let consumer: StreamConsumer<CliContext> =
-        config
-            .create_with_context(CliContext::new(debug))
-            .map_err(|e| CliError::from_kafka(&e, Subject::Cluster))?;
-    let conn = Connection::new(&args.conn);
-    let topic = conn.existing_topic(consumer.client(), &args.topic)?;
+    Ok(config)
+}
+
+/// Subscribes (with --group) or assigns the requested partitions at the
+/// requested start.
+fn start_reading(
+    consumer: &StreamConsumer<CliContext>,
+    args: &ConsumeArgs,
+    topic: &TopicInfo,
+) -> Result<(), CliError> {
     if args.group.is_some() {
-        consumer
+        return consumer
             .subscribe(&[&args.topic])
-            .map_err(|e| CliError::from_kafka(&e, Subject::Topic(&args.topic)))?;
-    } else {
-        let ids: Vec<i32> = match args.partition {
-            Some(p) if topic.partitions.iter().any(|info| info.id == p) => vec![p],
-            Some(p) => {
-                return Err(CliError::broker(
-                    RDKafkaErrorCode::UnknownTopicOrPartition,
-                    Subject::Partition(&args.topic, p),
-                ))
-            }
-            None => topic.partitions.iter().map(|info| info.id).collect(),
-        };
-        let mut assignment = TopicPartitionList::with_capacity(ids.len());
-        for id in ids {
-            assignment
-                .add_partition_offset(&args.topic, id, args.start())
-                .map_err(|e| CliError::from_kafka(&e, Subject::Partition(&args.topic, id)))?;
-        }
-        consumer
-            .assign(&assignment)
-            .map_err(|e| CliError::from_kafka(&e, Subject::Topic(&args.topic)))?;
+            .map_err(|e| CliError::from_kafka(&e, Subject::Topic(&args.topic)));
     }
-    let mut session = Session {
-        topic: &args.topic,
-        group: args.group.as_deref(),
-        format,
-        out,
-        processed: 0,
-        warnings: 0,
+    let ids: Vec<i32> = match args.partition {
+        Some(p) if topic.partitions.iter().any(|info| info.id == p) => vec![p],
+        Some(p) => {
+            return Err(CliError::broker(
+                RDKafkaErrorCode::UnknownTopicOrPartition,
+                Subject::Partition(&args.topic, p),
+            ))
+        }
+        None => topic.partitions.iter().map(|info| info.id).collect(),
     };
-    let ended = session
-        .consume(
-            &consumer,
-            args.max_messages,
-            args.timeout_ms.map(Duration::from_millis),
-        )
-        .await;
-    eprintln!("Processed a total of {} messages", session.processed);
-    ended
+    let mut assignment = TopicPartitionList::with_capacity(ids.len());
+    for id in ids {
+        assignment
+            .add_partition_offset(&args.topic, id, args.start())
+            .map_err(|e| CliError::from_kafka(&e, Subject::Partition(&args.topic, id)))?;
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(|e| CliError::from_kafka(&e, Subject::Topic(&args.topic)))
 }
 
 /// One run's output and counters.

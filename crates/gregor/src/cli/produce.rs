@@ -10,11 +10,11 @@ use std::time::Duration;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientContext, Message};
+use rdkafka::{ClientConfig, ClientContext, Message};
 use tokio::sync::oneshot;
 
 use super::client::{Connection, ErrorWatch, Watched};
-use super::config::{client_config, ClientRole, ConnectionArgs};
+use super::config::{client_config, ClientRole, ConnectionArgs, UserProperties};
 use super::errors::{CliError, Subject};
 use super::line_reader::{LineFormat, LineRecord, READER_KEYS};
 
@@ -199,24 +199,7 @@ pub fn run(args: ProduceArgs, input: impl BufRead) -> Result<(), CliError> {
     let mut props = args.conn.user_properties()?;
     let reader_props = props.take_tool_properties(|k| READER_KEYS.contains(&k));
     let format = line_format(&args, &reader_props)?;
-    let mut config = client_config(&args.conn, ClientRole::Producer, &props)?;
-    // Explicit flags win over properties, as in kafka-console-producer.
-    let flags = [
-        ("acks", args.acks.clone()),
-        ("compression.type", args.compression_type.clone()),
-        ("linger.ms", args.linger_ms.map(|v| v.to_string())),
-        ("batch.size", args.batch_size.map(|v| v.to_string())),
-    ];
-    for (key, value) in flags {
-        if let Some(value) = value {
-            config.set(key, value);
-        }
-    }
-    let message_timeout = config
-        .get("message.timeout.ms")
-        .or_else(|| config.get("delivery.timeout.ms"))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(DEFAULT_MESSAGE_TIMEOUT_MS);
+    let (config, message_timeout) = producer_config(&args, &props)?;
     let context = ProduceContext {
         watch: ErrorWatch::new(config.get("debug").is_some()),
         topic: args.topic.clone(),
@@ -237,7 +220,7 @@ pub fn run(args: ProduceArgs, input: impl BufRead) -> Result<(), CliError> {
             ));
         }
     }
-    let flush_timeout = Duration::from_millis(message_timeout) + FLUSH_GRACE;
+    let flush_timeout = message_timeout + FLUSH_GRACE;
     let _interrupt_watch = flush_on_interrupt(Arc::clone(&producer));
     let sender = Sender {
         producer: &producer,
@@ -247,15 +230,43 @@ pub fn run(args: ProduceArgs, input: impl BufRead) -> Result<(), CliError> {
     };
     let read_result = read_and_send(&sender, &format, input);
     // Records already handed to librdkafka are waited for even when the
-    // input was bad, so the report below covers everything that was sent.
+    // input was bad, so the report covers everything that was sent.
+    let delivered = finish(&producer, flush_timeout);
+    read_result.and(delivered)
+}
+
+/// The producer's configuration and its per-record delivery timeout.
+/// Explicit flags win over properties, as in kafka-console-producer.
+fn producer_config(
+    args: &ProduceArgs,
+    props: &UserProperties,
+) -> Result<(ClientConfig, Duration), CliError> {
+    let mut config = client_config(&args.conn, ClientRole::Producer, props)?;
+    let flags = [
+        ("acks", args.acks.clone()),
+        ("compression.type", args.compression_type.clone()),
+        ("linger.ms", args.linger_ms.map(|v| v.to_string())),
+        ("batch.size", args.batch_size.map(|v| v.to_string())),
+    ];
+    for (key, value) in flags {
+        if let Some(value) = value {
+            config.set(key, value);
+        }
+    }
+    let message_timeout_ms = config
+        .get("message.timeout.ms")
+        .or_else(|| config.get("delivery.timeout.ms"))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(DEFAULT_MESSAGE_TIMEOUT_MS);
+    Ok((config, Duration::from_millis(message_timeout_ms)))
+}
+
+/// Waits for every record sent to be acknowledged or to fail, and reports.
+fn finish(
+    producer: &BaseProducer<ProduceContext>,
+    flush_timeout: Duration,
+) -> Result<(), CliError> {
     let flushed = producer.flush(flush_timeout);
-    let report = producer
-        .context()
-        .report
-        .lock()
-        .map(|r| (r.delivered, r.failed, r.first_failure.clone()))
-        .unwrap_or_default();
-    read_result?;
     if let Err(e) = flushed {
         let pending = producer.in_flight_count();
         return Err(CliError::Client(format!(
@@ -263,6 +274,12 @@ pub fn run(args: ProduceArgs, input: impl BufRead) -> Result<(), CliError> {
             super::errors::format_duration(flush_timeout)
         )));
     }
+    let report = producer
+        .context()
+        .report
+        .lock()
+        .map(|r| (r.delivered, r.failed, r.first_failure.clone()))
+        .unwrap_or_default();
     match report {
         (_, 0, _) => Ok(()),
         (delivered, failed, first) => Err(CliError::Delivery {

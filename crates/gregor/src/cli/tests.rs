@@ -370,3 +370,31 @@ fn consuming_without_a_group_needs_no_group_apis() {
     assert_eq!(result.expect("consume"), consume::Ended::Done);
     assert_eq!(out, "one\ntwo\n");
 }
+
+#[test]
+fn a_refused_record_fails_produce_with_the_broker_error() {
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let (cluster, bs) = cluster_with_topic("locked", 1);
+    cluster.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED; 4],
+    );
+    let err = produce(
+        &[
+            "produce",
+            "--bootstrap-server",
+            &bs,
+            "--topic",
+            "locked",
+            "--linger-ms",
+            "0",
+        ],
+        "secret\n",
+    )
+    .expect_err("the broker refuses the write");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("1 of 1 records were not delivered; the first failure: could not deliver a record to topic 'locked' (key: null, value: 6 bytes): TOPIC_AUTHORIZATION_FAILED: "),
+        "{message}"
+    );
+}
