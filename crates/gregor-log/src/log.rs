@@ -74,6 +74,12 @@ pub struct Log {
     pub(crate) failure: Option<String>,
 }
 
+// The broker shares partitions (and so logs) across tokio tasks.
+const _: fn() = || {
+    fn shared_across_tasks<T: Send + Sync>() {}
+    shared_across_tasks::<Log>();
+};
+
 /// Totals of a validated append.
 struct Validated {
     records: u64,

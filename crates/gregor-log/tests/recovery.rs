@@ -399,3 +399,57 @@ fn a_log_of_pure_garbage_opens_empty<B: Backend>() {
     let clean = open(&B::fresh(), &config(), true, T0);
     assert_eq!(clean.log_end_offset(), 0);
 }
+
+mod arbitrary_contents {
+    use super::*;
+    use common::Mem;
+    use gregor_protocol::batch::set_base_offset;
+    use proptest::prelude::*;
+
+    fn write(storage: &dyn Storage, name: &str, bytes: &[u8]) {
+        storage
+            .create(name)
+            .expect("create")
+            .append(bytes)
+            .expect("write");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+        /// Whatever the directory holds, open never panics, never fails on
+        /// a single damaged segment, and keeps the valid prefix.
+        #[test]
+        fn any_directory_contents_open_without_panicking(
+            tail in prop::collection::vec(any::<u8>(), 0..300),
+            index in prop::collection::vec(any::<u8>(), 0..40),
+            time_index in prop::collection::vec(any::<u8>(), 0..40),
+            checkpoint in prop::collection::vec(any::<u8>(), 0..40),
+            snapshot in prop::collection::vec(any::<u8>(), 0..60),
+            valid_batches in 0usize..3,
+            clean in any::<bool>(),
+        ) {
+            let backend = Mem::fresh();
+            let storage = backend.storage();
+            let mut data = Vec::new();
+            for i in 0..valid_batches {
+                let mut batch = plain(2, T0);
+                set_base_offset(&mut batch, 2 * i as i64);
+                data.extend_from_slice(&batch);
+            }
+            let valid_len = data.len();
+            data.extend_from_slice(&tail);
+            write(&*storage, ACTIVE_LOG, &data);
+            write(&*storage, "00000000000000000000.index", &index);
+            write(&*storage, "00000000000000000000.timeindex", &time_index);
+            write(&*storage, "gregor-log.checkpoint", &checkpoint);
+            write(&*storage, "00000000000000000000.snapshot", &snapshot);
+            let mut log = Log::open_with_storage(storage.clone(), config(), clean, T0).expect("open");
+            let leo = log.log_end_offset();
+            prop_assert!(leo >= 2 * valid_batches as i64);
+            prop_assert!(file_len(&*storage, ACTIVE_LOG) >= valid_len as u64);
+            let all = read_all(&log);
+            prop_assert_eq!(all.records.iter().map(|c| c.len() as u64).sum::<u64>(), log.size_bytes());
+            prop_assert_eq!(log.append(&mut plain(1, T0), 0, T0).expect("append").base_offset, leo);
+        }
+    }
+}
