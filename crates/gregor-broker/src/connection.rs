@@ -1,0 +1,158 @@
+//! One client connection: frames in, responses out, in request order.
+//!
+//! Requests on a connection are handled one after another, as Kafka does:
+//! that keeps produce requests of one connection in order (an idempotent
+//! producer relies on it) and makes response order trivially right. The
+//! reader keeps accepting pipelined frames into its buffer meanwhile, and
+//! responses are flushed together once no complete request is waiting.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use gregor_protocol::frame::split_frame;
+use gregor_protocol::kafka_protocol::messages::{ApiKey, ResponseKind};
+use gregor_protocol::request::{api_name, decode_request, encode_response, peek_header};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::broker::Broker;
+use crate::handlers::{self, RequestContext};
+
+/// Initial read buffer; grows to the largest frame seen.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// Write buffer in front of the socket.
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Why a connection ended.
+#[derive(Debug)]
+enum Close {
+    PeerClosed,
+    Idle,
+    Shutdown,
+    Protocol(String),
+    Io(std::io::Error),
+}
+
+pub async fn serve(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    stop: watch::Receiver<bool>,
+) {
+    debug!(%peer, "connection opened");
+    match run(&broker, stream, peer, stop).await {
+        Close::PeerClosed | Close::Shutdown => debug!(%peer, "connection closed"),
+        Close::Idle => debug!(%peer, "closing idle connection (connections.max.idle.ms)"),
+        Close::Protocol(why) => info!(%peer, %why, "closing connection after a malformed request"),
+        Close::Io(e) => debug!(%peer, error = %e, "connection error"),
+    }
+}
+
+async fn run(
+    broker: &Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) -> Close {
+    let (mut reader, writer) = stream.into_split();
+    let mut writer = BufWriter::with_capacity(WRITE_BUFFER_BYTES, writer);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let frame_bytes_max = broker.config.socket_request_max_bytes;
+    let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
+    loop {
+        let frame = match split_frame(&mut buf, frame_bytes_max) {
+            Ok(Some(frame)) => frame.freeze(),
+            Ok(None) => {
+                if let Err(e) = writer.flush().await {
+                    return Close::Io(e);
+                }
+                tokio::select! {
+                    read = tokio::time::timeout(idle, reader.read_buf(&mut buf)) => match read {
+                        Err(_) => return Close::Idle,
+                        Ok(Ok(0)) => return Close::PeerClosed,
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(e)) => return Close::Io(e),
+                    },
+                    _ = stop.changed() => return Close::Shutdown,
+                }
+            }
+            Err(e) => return Close::Protocol(e.to_string()),
+        };
+        match handle_frame(broker, frame, peer).await {
+            Ok(Some(response)) => {
+                if let Err(e) = writer.write_all(&response).await {
+                    return Close::Io(e);
+                }
+            }
+            Ok(None) => {}
+            Err(why) => {
+                let _ = writer.flush().await;
+                return Close::Protocol(why);
+            }
+        }
+    }
+}
+
+/// Handles one request frame. `Ok(None)` means no response is due (produce
+/// with acks=0); `Err` means the connection must be closed, which is what
+/// Kafka does for requests it cannot parse.
+async fn handle_frame(
+    broker: &Arc<Broker>,
+    frame: Bytes,
+    peer: SocketAddr,
+) -> Result<Option<BytesMut>, String> {
+    let prefix = peek_header(&frame).map_err(|e| e.to_string())?;
+    let Ok(api_key) = ApiKey::try_from(prefix.api_key) else {
+        return Err(format!("unknown api key {}", prefix.api_key));
+    };
+    let Some(support) = handlers::support(api_key) else {
+        return Err(format!(
+            "{} is not supported by this broker",
+            api_name(api_key)
+        ));
+    };
+    if !support.contains(prefix.api_version) {
+        if api_key == ApiKey::ApiVersions {
+            // Kafka answers an ApiVersions request it does not understand with a
+            // v0 response carrying UNSUPPORTED_VERSION and the supported table,
+            // so the client can pick a version it shares with us.
+            let body: ResponseKind = handlers::api_versions::unsupported_version_response().into();
+            let out = encode_response(api_key, 0, prefix.correlation_id, &body)
+                .map_err(|e| e.to_string())?;
+            return Ok(Some(out));
+        }
+        return Err(format!(
+            "{} v{} is outside the supported range {}..={}",
+            api_name(api_key),
+            prefix.api_version,
+            support.min,
+            support.max
+        ));
+    }
+    let request = decode_request(frame).map_err(|e| e.to_string())?;
+    let ctx = RequestContext {
+        api_version: request.version(),
+        correlation_id: prefix.correlation_id,
+        client_id: request
+            .header
+            .client_id
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        peer,
+    };
+    let Some(response) = handlers::dispatch(broker, &ctx, request.body).await else {
+        return Ok(None);
+    };
+    match encode_response(api_key, ctx.api_version, ctx.correlation_id, &response) {
+        Ok(out) => Ok(Some(out)),
+        Err(e) => {
+            warn!(api = api_name(api_key), version = ctx.api_version, error = %e, "response encoding failed");
+            Err(e.to_string())
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! CreatePartitions: grow a topic's partition count.
+
+use std::sync::Arc;
+
+use gregor_metadata::controller;
+use gregor_metadata::ApiError;
+use gregor_protocol::kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use gregor_protocol::kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use gregor_protocol::kafka_protocol::messages::{
+    ApiKey, CreatePartitionsRequest, CreatePartitionsResponse,
+};
+use gregor_protocol::kafka_protocol::ResponseError;
+use tracing::info;
+
+use super::{text, ApiSupport};
+use crate::broker::Broker;
+
+pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::CreatePartitions, 0, 3);
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    req: CreatePartitionsRequest,
+    _version: i16,
+) -> CreatePartitionsResponse {
+    let mut counts = std::collections::HashMap::new();
+    for t in &req.topics {
+        *counts.entry(t.name.to_string()).or_insert(0) += 1;
+    }
+    let results = req
+        .topics
+        .iter()
+        .map(|t| {
+            let outcome = if counts[&t.name.to_string()] > 1 {
+                Err(ApiError::new(
+                    ResponseError::InvalidRequest,
+                    "Duplicate topic in request.",
+                ))
+            } else {
+                grow(broker, t, req.validate_only)
+            };
+            let entry = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+            match outcome {
+                Ok(()) => entry,
+                Err(e) => entry
+                    .with_error_code(e.code.code())
+                    .with_error_message(Some(text(&e.message))),
+            }
+        })
+        .collect();
+    CreatePartitionsResponse::default().with_results(results)
+}
+
+fn grow(broker: &Broker, t: &CreatePartitionsTopic, validate_only: bool) -> Result<(), ApiError> {
+    let ctx = broker.cluster_context();
+    let name = t.name.to_string();
+    let assignments: Option<Vec<Vec<i32>>> = t.assignments.as_ref().map(|a| {
+        a.iter()
+            .map(|x| x.broker_ids.iter().map(|b| b.0).collect())
+            .collect()
+    });
+    let decide = |image: &gregor_metadata::MetadataImage| {
+        controller::create_partitions(image, &ctx, &name, t.count, assignments.as_deref())
+            .map(|r| (r, ()))
+    };
+    if validate_only {
+        return decide(&broker.metadata.image()).map(|_| ());
+    }
+    match tokio::task::block_in_place(|| broker.commit_metadata(decide)) {
+        Ok(Ok(())) => {
+            info!(topic = %name, count = t.count, "added partitions");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(ApiError::new(
+            ResponseError::UnknownServerError,
+            e.to_string(),
+        )),
+    }
+}

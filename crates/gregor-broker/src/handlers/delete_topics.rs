@@ -1,0 +1,111 @@
+//! DeleteTopics, by name or (v6+) by topic id.
+
+use std::sync::Arc;
+
+use gregor_metadata::controller;
+use gregor_metadata::ApiError;
+use gregor_protocol::kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use gregor_protocol::kafka_protocol::messages::{
+    ApiKey, DeleteTopicsRequest, DeleteTopicsResponse,
+};
+use gregor_protocol::kafka_protocol::ResponseError;
+use tracing::info;
+use uuid::Uuid;
+
+use super::{text, topic_name, ApiSupport};
+use crate::broker::Broker;
+
+pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DeleteTopics, 1, 6);
+
+/// v6 names topics by `topics` (name or id); older versions by `topic_names`.
+const TOPIC_STATES_MIN_VERSION: i16 = 6;
+
+pub async fn handle(
+    broker: &Arc<Broker>,
+    req: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
+    let wanted: Vec<(Option<String>, Uuid)> = if version >= TOPIC_STATES_MIN_VERSION {
+        req.topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.to_string()), t.topic_id))
+            .collect()
+    } else {
+        req.topic_names
+            .iter()
+            .map(|n| (Some(n.to_string()), Uuid::nil()))
+            .collect()
+    };
+    let responses = wanted
+        .into_iter()
+        .map(|(name, id)| {
+            let image = broker.metadata.image();
+            let resolved = match (&name, id.is_nil()) {
+                (Some(n), _) => Ok(n.clone()),
+                (None, false) => image
+                    .topic_by_id(&id)
+                    .map(|t| t.name.clone())
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ResponseError::UnknownTopicId,
+                            "This server does not host this topic ID.",
+                        )
+                    }),
+                (None, true) => Err(ApiError::new(
+                    ResponseError::InvalidRequest,
+                    "Neither topic name nor id was given.",
+                )),
+            };
+            let topic_id = resolved
+                .as_ref()
+                .ok()
+                .and_then(|n| image.topic(n))
+                .map_or(id, |t| t.topic_id);
+            let outcome = resolved.and_then(|n| delete(broker, &n).map(|_| n));
+            let entry = DeletableTopicResult::default()
+                .with_name(name.as_deref().map(topic_name))
+                .with_topic_id(topic_id);
+            match outcome {
+                Ok(n) => entry.with_name(Some(topic_name(&n))),
+                Err(e) => entry
+                    .with_error_code(e.code.code())
+                    .with_error_message(Some(text(&e.message))),
+            }
+        })
+        .collect();
+    let mut responses: Vec<DeletableTopicResult> = responses;
+    for r in &mut responses {
+        if version < TOPIC_STATES_MIN_VERSION {
+            r.topic_id = Uuid::nil();
+        }
+        if version < 5 {
+            r.error_message = None;
+        }
+    }
+    DeleteTopicsResponse::default().with_responses(responses)
+}
+
+fn delete(broker: &Broker, name: &str) -> Result<(), ApiError> {
+    if !broker.config.delete_topic_enable {
+        return Err(ApiError::new(
+            ResponseError::TopicDeletionDisabled,
+            "Topic deletion is disabled.",
+        ));
+    }
+    let result = tokio::task::block_in_place(|| {
+        broker.commit_metadata(|image| {
+            controller::delete_topic(image, name).map(|records| (records, ()))
+        })
+    });
+    match result {
+        Ok(Ok(())) => {
+            info!(topic = name, "deleted topic");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(ApiError::new(
+            ResponseError::UnknownServerError,
+            e.to_string(),
+        )),
+    }
+}

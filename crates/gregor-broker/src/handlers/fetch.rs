@@ -1,0 +1,362 @@
+//! Fetch: stored batches from offsets, with long polling
+//! (`max_wait_ms`/`min_bytes`), response and partition byte limits,
+//! incremental fetch sessions (KIP-227) and isolation levels.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::future::select_all;
+use gregor_metadata::MetadataImage;
+use gregor_protocol::kafka_protocol::messages::fetch_request::FetchRequest;
+use gregor_protocol::kafka_protocol::messages::fetch_response::{
+    FetchableTopicResponse, PartitionData,
+};
+use gregor_protocol::kafka_protocol::messages::{ApiKey, BrokerId, FetchResponse, TopicName};
+use gregor_protocol::kafka_protocol::protocol::StrBytes;
+use gregor_protocol::kafka_protocol::ResponseError;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::ApiSupport;
+use crate::broker::Broker;
+use crate::fetch_session::{SessionError, SessionKey, SessionPartition};
+use crate::partition::{Partition, PartitionError};
+
+pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::Fetch, 4, 18);
+
+/// Fetch sessions exist from v7 on.
+const SESSIONS_MIN_VERSION: i16 = 7;
+/// Topic ids replace names from v13 on.
+const TOPIC_IDS_MIN_VERSION: i16 = 13;
+/// Longest long poll we honour, whatever the client asks.
+const MAX_WAIT_MS_MAX: i32 = 30_000;
+const READ_COMMITTED: i8 = 1;
+
+/// The outcome of reading one partition.
+struct PartitionRead {
+    key: SessionKey,
+    /// Kafka error code; 0 for none.
+    error: i16,
+    high_watermark: i64,
+    log_start_offset: i64,
+    records: Option<Bytes>,
+}
+
+pub async fn handle(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> FetchResponse {
+    let image = broker.metadata.image();
+    let requested = requested_partitions(&image, &req, version);
+    let (session_id, incremental, partitions) = match open_session(broker, &req, version, requested)
+    {
+        Ok(s) => s,
+        Err(code) => {
+            return FetchResponse::default()
+                .with_error_code(code.code())
+                .with_session_id(req.session_id)
+        }
+    };
+    let hosted: Vec<Option<Arc<Partition>>> = partitions
+        .iter()
+        .map(|p| broker.replicas.get(&p.key.topic, p.key.partition))
+        .collect();
+    let mut wakeups: Vec<_> = hosted.iter().flatten().map(|p| p.subscribe()).collect();
+    let max_wait = Duration::from_millis(req.max_wait_ms.clamp(0, MAX_WAIT_MS_MAX) as u64);
+    let deadline = Instant::now() + max_wait;
+    let reads = loop {
+        wakeups.iter_mut().for_each(|w| {
+            w.borrow_and_update();
+        });
+        let reads = read_all(&image, &partitions, &hosted, &req, version);
+        let bytes: usize = reads
+            .iter()
+            .filter_map(|r| r.records.as_ref())
+            .map(|b| b.len())
+            .sum();
+        let errors = reads.iter().any(|r| r.error != 0);
+        if bytes >= req.min_bytes.max(0) as usize
+            || errors
+            || wakeups.is_empty()
+            || Instant::now() >= deadline
+        {
+            break reads;
+        }
+        let changed = select_all(wakeups.iter_mut().map(|w| Box::pin(w.changed())));
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            break read_all(&image, &partitions, &hosted, &req, version);
+        }
+    };
+    let read_committed = req.isolation_level == READ_COMMITTED;
+    build_response(
+        broker,
+        session_id,
+        incremental,
+        &partitions,
+        reads,
+        version,
+        read_committed,
+    )
+}
+
+/// The partitions named in the request, with topic names resolved from ids (v13+).
+fn requested_partitions(
+    image: &MetadataImage,
+    req: &FetchRequest,
+    version: i16,
+) -> Vec<SessionPartition> {
+    let mut out = Vec::new();
+    for t in &req.topics {
+        let (topic_id, topic) = resolve_topic(image, &t.topic, t.topic_id, version);
+        for p in &t.partitions {
+            let key = SessionKey {
+                topic_id,
+                topic: topic.clone(),
+                partition: p.partition,
+            };
+            out.push(SessionPartition::new(
+                key,
+                p.fetch_offset,
+                p.partition_max_bytes,
+                p.current_leader_epoch,
+            ));
+        }
+    }
+    out
+}
+
+fn resolve_topic(
+    image: &MetadataImage,
+    name: &TopicName,
+    id: Uuid,
+    version: i16,
+) -> (Uuid, String) {
+    if version >= TOPIC_IDS_MIN_VERSION {
+        let name = image
+            .topic_by_id(&id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        (id, name)
+    } else {
+        (Uuid::nil(), name.to_string())
+    }
+}
+
+/// Resolves the session: returns (session id for the response, whether the
+/// response is incremental, the partitions to read).
+fn open_session(
+    broker: &Broker,
+    req: &FetchRequest,
+    version: i16,
+    requested: Vec<SessionPartition>,
+) -> Result<(i32, bool, Vec<SessionPartition>), ResponseError> {
+    if version < SESSIONS_MIN_VERSION {
+        return Ok((0, false, requested));
+    }
+    let cache = &broker.fetch_sessions;
+    match req.session_epoch {
+        // FINAL_EPOCH: a sessionless full fetch, closing any named session.
+        -1 => {
+            if req.session_id != 0 {
+                cache.remove(req.session_id);
+            }
+            Ok((0, false, requested))
+        }
+        // INITIAL_EPOCH: a full fetch that opens a new session.
+        0 => {
+            if req.session_id != 0 {
+                cache.remove(req.session_id);
+            }
+            let id = cache.create(requested.clone());
+            Ok((id, false, requested))
+        }
+        epoch => {
+            let image = broker.metadata.image();
+            let forgotten: Vec<SessionKey> = req
+                .forgotten_topics_data
+                .iter()
+                .flat_map(|t| {
+                    let (topic_id, topic) = resolve_topic(&image, &t.topic, t.topic_id, version);
+                    t.partitions.iter().map(move |p| SessionKey {
+                        topic_id,
+                        topic: topic.clone(),
+                        partition: *p,
+                    })
+                })
+                .collect();
+            match cache.update(req.session_id, epoch, requested, &forgotten) {
+                Ok(parts) => Ok((req.session_id, true, parts)),
+                Err(SessionError::NotFound) => Err(ResponseError::FetchSessionIdNotFound),
+                Err(SessionError::InvalidEpoch) => Err(ResponseError::InvalidFetchSessionEpoch),
+            }
+        }
+    }
+}
+
+fn read_all(
+    image: &MetadataImage,
+    partitions: &[SessionPartition],
+    hosted: &[Option<Arc<Partition>>],
+    req: &FetchRequest,
+    version: i16,
+) -> Vec<PartitionRead> {
+    let mut response_bytes_left = req.max_bytes.max(0) as usize;
+    let mut any_data = false;
+    partitions
+        .iter()
+        .zip(hosted)
+        .map(|(sp, hosted)| {
+            let Some(partition) = hosted else {
+                return unhosted(image, sp, version);
+            };
+            let limit = (sp.max_bytes.max(0) as usize).min(response_bytes_left);
+            let read = read_partition(partition, sp, limit, !any_data);
+            if let Some(records) = &read.records {
+                response_bytes_left = response_bytes_left.saturating_sub(records.len());
+                any_data |= !records.is_empty();
+            }
+            read
+        })
+        .collect()
+}
+
+fn unhosted(image: &MetadataImage, sp: &SessionPartition, version: i16) -> PartitionRead {
+    let topic_known = image.topic(&sp.key.topic).is_some();
+    let error = if !topic_known && version >= TOPIC_IDS_MIN_VERSION {
+        ResponseError::UnknownTopicId
+    } else if topic_known
+        && image
+            .topic(&sp.key.topic)
+            .is_some_and(|t| t.partitions.contains_key(&sp.key.partition))
+    {
+        ResponseError::NotLeaderOrFollower
+    } else {
+        ResponseError::UnknownTopicOrPartition
+    };
+    PartitionRead {
+        key: sp.key.clone(),
+        error: error.code(),
+        high_watermark: -1,
+        log_start_offset: -1,
+        records: None,
+    }
+}
+
+/// Maps partition failures on the fetch path to Kafka's codes.
+fn fetch_error(e: &PartitionError) -> ResponseError {
+    match e {
+        PartitionError::Read(gregor_log::ReadError::OffsetOutOfRange { .. }) => {
+            ResponseError::OffsetOutOfRange
+        }
+        PartitionError::Gone => ResponseError::UnknownTopicOrPartition,
+        _ => ResponseError::KafkaStorageError,
+    }
+}
+
+fn read_partition(
+    partition: &Partition,
+    sp: &SessionPartition,
+    limit: usize,
+    min_one_batch: bool,
+) -> PartitionRead {
+    let hw = partition.high_watermark();
+    let log_start = partition.log_start_offset().unwrap_or(-1);
+    let mut out = PartitionRead {
+        key: sp.key.clone(),
+        error: 0,
+        high_watermark: hw,
+        log_start_offset: log_start,
+        records: None,
+    };
+    let epoch = partition.leader_epoch();
+    if sp.current_leader_epoch >= 0 && sp.current_leader_epoch != epoch {
+        let error = if sp.current_leader_epoch > epoch {
+            ResponseError::UnknownLeaderEpoch
+        } else {
+            ResponseError::FencedLeaderEpoch
+        };
+        out.error = error.code();
+        return out;
+    }
+    // A poll at the high watermark is the common idle case: answer it
+    // without touching the log.
+    if sp.fetch_offset == hw && log_start <= hw {
+        out.records = Some(Bytes::new());
+        return out;
+    }
+    match partition.read(sp.fetch_offset, limit, min_one_batch) {
+        Ok(read) => {
+            out.log_start_offset = read.log_start_offset;
+            out.records = Some(concat(read.records));
+        }
+        Err(e) => out.error = fetch_error(&e).code(),
+    }
+    out
+}
+
+fn concat(mut chunks: Vec<Bytes>) -> Bytes {
+    if chunks.len() == 1 {
+        return chunks.pop().unwrap_or_default();
+    }
+    let mut buf = BytesMut::with_capacity(chunks.iter().map(|c| c.len()).sum());
+    chunks.iter().for_each(|c| buf.extend_from_slice(c));
+    buf.freeze()
+}
+
+fn build_response(
+    broker: &Broker,
+    session_id: i32,
+    incremental: bool,
+    partitions: &[SessionPartition],
+    reads: Vec<PartitionRead>,
+    version: i16,
+    read_committed: bool,
+) -> FetchResponse {
+    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    let mut sent = Vec::new();
+    for (sp, read) in partitions.iter().zip(reads) {
+        let has_data = read.records.as_ref().is_some_and(|r| !r.is_empty());
+        let changed = read.error != 0
+            || read.high_watermark != sp.last_high_watermark
+            || read.log_start_offset != sp.last_log_start_offset;
+        if incremental && !has_data && !changed {
+            continue;
+        }
+        sent.push((read.key.clone(), read.high_watermark, read.log_start_offset));
+        let data = PartitionData::default()
+            .with_partition_index(read.key.partition)
+            .with_error_code(read.error)
+            .with_high_watermark(read.high_watermark)
+            .with_last_stable_offset(read.high_watermark)
+            .with_log_start_offset(if version >= 5 {
+                read.log_start_offset
+            } else {
+                -1
+            })
+            // No transactions are written yet, so a read_committed reader
+            // has nothing to skip and the last stable offset is the high watermark.
+            .with_aborted_transactions(read_committed.then(Vec::new))
+            .with_preferred_read_replica(BrokerId(-1))
+            .with_records(Some(read.records.unwrap_or_default()));
+        let same_topic = |t: &FetchableTopicResponse| {
+            if version >= TOPIC_IDS_MIN_VERSION {
+                t.topic_id == read.key.topic_id
+            } else {
+                t.topic.as_str() == read.key.topic
+            }
+        };
+        match topics.last_mut() {
+            Some(t) if same_topic(t) => t.partitions.push(data),
+            _ => topics.push(
+                FetchableTopicResponse::default()
+                    .with_topic(TopicName(StrBytes::from_string(read.key.topic.clone())))
+                    .with_topic_id(read.key.topic_id)
+                    .with_partitions(vec![data]),
+            ),
+        }
+    }
+    if session_id != 0 {
+        broker.fetch_sessions.record_sent(session_id, &sent);
+    }
+    FetchResponse::default()
+        .with_session_id(session_id)
+        .with_responses(topics)
+}

@@ -1,0 +1,109 @@
+//! One file per Kafka API. Each declares the versions it serves (`SUPPORT`);
+//! the ApiVersions table and the connection's version check are built from
+//! those declarations, so a version is never written down twice.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gregor_protocol::kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+
+use crate::broker::Broker;
+
+pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_records;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod describe_log_dirs;
+pub mod fetch;
+pub mod init_producer_id;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+/// The versions of one API this broker serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiSupport {
+    pub key: ApiKey,
+    pub min: i16,
+    pub max: i16,
+}
+
+impl ApiSupport {
+    /// Serves every version the protocol crate can decode.
+    pub const fn all(key: ApiKey, min: i16, max: i16) -> ApiSupport {
+        ApiSupport { key, min, max }
+    }
+
+    pub fn contains(&self, version: i16) -> bool {
+        (self.min..=self.max).contains(&version)
+    }
+}
+
+/// Every API this broker answers, from the handlers' own declarations.
+pub const SUPPORTED: &[ApiSupport] = &[
+    produce::SUPPORT,
+    fetch::SUPPORT,
+    list_offsets::SUPPORT,
+    metadata::SUPPORT,
+    api_versions::SUPPORT,
+    create_topics::SUPPORT,
+    delete_topics::SUPPORT,
+    delete_records::SUPPORT,
+    init_producer_id::SUPPORT,
+    describe_configs::SUPPORT,
+    describe_log_dirs::SUPPORT,
+    create_partitions::SUPPORT,
+    describe_cluster::SUPPORT,
+];
+
+pub fn support(key: ApiKey) -> Option<ApiSupport> {
+    SUPPORTED.iter().copied().find(|s| s.key == key)
+}
+
+/// What a handler knows about the request besides its body.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub api_version: i16,
+    pub correlation_id: i32,
+    pub client_id: String,
+    pub peer: SocketAddr,
+}
+
+/// Routes a decoded request to its handler. `None`: no response is sent.
+pub async fn dispatch(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    body: RequestKind,
+) -> Option<ResponseKind> {
+    let v = ctx.api_version;
+    Some(match body {
+        RequestKind::ApiVersions(r) => api_versions::handle(r, v).into(),
+        RequestKind::Metadata(r) => metadata::handle(broker, r, v).await.into(),
+        RequestKind::Produce(r) => return produce::handle(broker, r, v).await.map(Into::into),
+        RequestKind::Fetch(r) => fetch::handle(broker, r, v).await.into(),
+        RequestKind::ListOffsets(r) => list_offsets::handle(broker, r, v).into(),
+        RequestKind::CreateTopics(r) => create_topics::handle(broker, r, v).await.into(),
+        RequestKind::DeleteTopics(r) => delete_topics::handle(broker, r, v).await.into(),
+        RequestKind::CreatePartitions(r) => create_partitions::handle(broker, r, v).await.into(),
+        RequestKind::DeleteRecords(r) => delete_records::handle(broker, r, v).into(),
+        RequestKind::InitProducerId(r) => init_producer_id::handle(broker, r, v).into(),
+        RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, r, v).into(),
+        RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(broker, r, v).into(),
+        RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, r, v).into(),
+        // `support()` admitted only the APIs listed above.
+        other => unreachable!("no handler for admitted request {other:?}"),
+    })
+}
+
+/// A topic name for a response.
+pub fn topic_name(name: &str) -> gregor_protocol::kafka_protocol::messages::TopicName {
+    gregor_protocol::kafka_protocol::messages::TopicName(text(name))
+}
+
+/// A string for a response.
+pub fn text(s: &str) -> gregor_protocol::kafka_protocol::protocol::StrBytes {
+    gregor_protocol::kafka_protocol::protocol::StrBytes::from_string(s.to_string())
+}

@@ -1,0 +1,116 @@
+//! One partition this broker leads: its log and its high watermark.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Mutex;
+
+use bytes::BytesMut;
+use gregor_log::{AppendError, AppendInfo, Log, LogError, ReadError, ReadResult};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// A partition's log plus the offsets readers may see. Owned by the
+/// `ReplicaManager`, shared by connection tasks as `Arc<Partition>`.
+///
+/// The log sits behind a mutex: appends are short synchronous writes to the
+/// page cache, and serializing them is what keeps offsets dense. `None`
+/// means the partition was deleted or closed while a request still held it.
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    pub topic_id: Uuid,
+    leader_epoch: AtomicI32,
+    log: Mutex<Option<Log>>,
+    /// High watermark; waiters (delayed fetches) subscribe to changes. On a
+    /// single replica every append is committed at once, so it equals the
+    /// log end offset.
+    high_watermark: watch::Sender<i64>,
+}
+
+/// Why a partition refused a request.
+#[derive(Debug)]
+pub enum PartitionError {
+    Append(AppendError),
+    Read(ReadError),
+    Log(LogError),
+    /// The partition went away (topic deleted) while the request was in flight.
+    Gone,
+}
+
+impl Partition {
+    pub fn new(
+        topic: String,
+        index: i32,
+        topic_id: Uuid,
+        leader_epoch: i32,
+        log: Log,
+    ) -> Partition {
+        let (high_watermark, _) = watch::channel(log.log_end_offset());
+        Partition {
+            topic,
+            index,
+            topic_id,
+            leader_epoch: AtomicI32::new(leader_epoch),
+            log: Mutex::new(Some(log)),
+            high_watermark,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        format!("{}-{}", self.topic, self.index)
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Relaxed)
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        *self.high_watermark.borrow()
+    }
+
+    /// A receiver that wakes when the high watermark moves.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.high_watermark.subscribe()
+    }
+
+    /// Runs `f` on the log, if the partition still has one.
+    pub fn with_log<T>(&self, f: impl FnOnce(&mut Log) -> T) -> Result<T, PartitionError> {
+        let mut guard = self.log.lock().expect("partition log lock");
+        guard.as_mut().map(f).ok_or(PartitionError::Gone)
+    }
+
+    pub fn append(
+        &self,
+        records: &mut BytesMut,
+        now_ms: i64,
+    ) -> Result<AppendInfo, PartitionError> {
+        let epoch = self.leader_epoch();
+        let info = self
+            .with_log(|log| log.append(records, epoch, now_ms))?
+            .map_err(PartitionError::Append)?;
+        if !info.duplicate {
+            self.high_watermark.send_replace(info.last_offset + 1);
+        }
+        Ok(info)
+    }
+
+    /// Reads committed data (below the high watermark) from `offset`.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, PartitionError> {
+        let hw = self.high_watermark();
+        self.with_log(|log| log.read(offset, max_bytes, hw, min_one_batch))?
+            .map_err(PartitionError::Read)
+    }
+
+    pub fn log_start_offset(&self) -> Result<i64, PartitionError> {
+        self.with_log(|log| log.log_start_offset())
+    }
+
+    /// Takes the log out, for closing or deleting it. Later requests see `Gone`.
+    pub fn take_log(&self) -> Option<Log> {
+        self.log.lock().expect("partition log lock").take()
+    }
+}

@@ -1,0 +1,118 @@
+//! Listeners and the broker's lifetime: bind, accept, serve until told to
+//! stop, then shut down cleanly.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::connection;
+use crate::error::BrokerError;
+
+/// How long in-flight requests get to finish at shutdown.
+const SHUTDOWN_DRAIN_MS: u64 = 5_000;
+/// Period of the background timer (flushes due under `log.flush.interval.ms`, idle fetch sessions).
+const MAINTENANCE_INTERVAL_MS: u64 = 1_000;
+
+/// A broker that has bound its listeners and is ready to serve.
+pub struct Server {
+    broker: Arc<Broker>,
+    listeners: Vec<TcpListener>,
+}
+
+impl Server {
+    /// Opens the logs and binds every listener. Returns once clients can connect.
+    pub async fn start(config: BrokerConfig) -> Result<Server, BrokerError> {
+        let mut listeners = Vec::new();
+        for l in &config.listeners {
+            let host = l.host.trim_matches(['[', ']']);
+            let addr = match host {
+                "" => format!("0.0.0.0:{}", l.port),
+                h if h.contains(':') => format!("[{h}]:{}", l.port),
+                h => format!("{h}:{}", l.port),
+            };
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|source| BrokerError::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            info!(listener = %l.name, %addr, "listening");
+            listeners.push(listener);
+        }
+        let broker = tokio::task::block_in_place(|| Broker::open(config))?;
+        Ok(Server { broker, listeners })
+    }
+
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Serves until `shutdown` resolves, then drains connections and closes the logs.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), BrokerError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        for listener in self.listeners {
+            tasks.spawn(accept_loop(self.broker.clone(), listener, stop_rx.clone()));
+        }
+        tasks.spawn(maintenance(self.broker.clone(), stop_rx.clone()));
+        info!(node_id = self.broker.node_id(), cluster_id = %self.broker.cluster_id, "broker started");
+        shutdown.await;
+        info!("shutting down");
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(Duration::from_millis(SHUTDOWN_DRAIN_MS), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!("connections still busy after {SHUTDOWN_DRAIN_MS} ms; closing logs anyway");
+            tasks.abort_all();
+        }
+        let broker = self.broker;
+        tokio::task::block_in_place(|| broker.close())?;
+        tokio::task::block_in_place(|| broker.close_metadata())?;
+        info!("shutdown complete");
+        Ok(())
+    }
+}
+
+async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(connection::serve(broker.clone(), stream, peer, stop.clone()));
+                }
+                // Out of file descriptors and the like: back off, keep serving the rest.
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = stop.changed() => break,
+        }
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+async fn maintenance(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(MAINTENANCE_INTERVAL_MS));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.replicas.flush_due()).await;
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
