@@ -27,7 +27,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ResponseError, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -76,7 +79,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), ApiError> {
             "Topic name is illegal, it can't be longer than {TOPIC_NAME_LENGTH_MAX} characters, topic name: {name}"
         ));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return invalid(format!(
             "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
         ));
@@ -89,27 +95,45 @@ pub fn validate_topic_name(name: &str) -> Result<(), ApiError> {
 fn colliding_topic<'a>(image: &'a MetadataImage, name: &str) -> Option<&'a str> {
     let unify = |s: &str| s.replace('.', "_");
     let wanted = unify(name);
-    image.topics().map(|t| t.name.as_str()).find(|t| *t != name && unify(t) == wanted)
+    image
+        .topics()
+        .map(|t| t.name.as_str())
+        .find(|t| *t != name && unify(t) == wanted)
 }
 
 /// Validates topic config overrides, as CreateTopics and AlterConfigs do.
 pub fn validate_topic_configs(configs_in: &[(String, Option<String>)]) -> Result<(), ApiError> {
     for (key, value) in configs_in {
-        let def = configs::topic_config(key)
-            .ok_or_else(|| ApiError::new(ResponseError::InvalidConfig, format!("Unknown topic config name: {key}")))?;
-        let value = value.as_deref().ok_or_else(|| {
-            ApiError::new(ResponseError::InvalidConfig, format!("Null value not supported for topic configs: {key}"))
+        let def = configs::topic_config(key).ok_or_else(|| {
+            ApiError::new(
+                ResponseError::InvalidConfig,
+                format!("Unknown topic config name: {key}"),
+            )
         })?;
-        configs::validate(&def.def, value).map_err(|e| ApiError::new(ResponseError::InvalidConfig, e.to_string()))?;
+        let value = value.as_deref().ok_or_else(|| {
+            ApiError::new(
+                ResponseError::InvalidConfig,
+                format!("Null value not supported for topic configs: {key}"),
+            )
+        })?;
+        configs::validate(&def.def, value)
+            .map_err(|e| ApiError::new(ResponseError::InvalidConfig, e.to_string()))?;
     }
     Ok(())
 }
 
 /// Decides a topic creation.
-pub fn create_topic(image: &MetadataImage, ctx: &ClusterContext, req: &NewTopic) -> Result<CreatedTopic, ApiError> {
+pub fn create_topic(
+    image: &MetadataImage,
+    ctx: &ClusterContext,
+    req: &NewTopic,
+) -> Result<CreatedTopic, ApiError> {
     validate_topic_name(&req.name)?;
     if image.topic(&req.name).is_some() {
-        return Err(ApiError::new(ResponseError::TopicAlreadyExists, format!("Topic '{}' already exists.", req.name)));
+        return Err(ApiError::new(
+            ResponseError::TopicAlreadyExists,
+            format!("Topic '{}' already exists.", req.name),
+        ));
     }
     if let Some(other) = colliding_topic(image, &req.name) {
         return Err(ApiError::new(
@@ -120,7 +144,9 @@ pub fn create_topic(image: &MetadataImage, ctx: &ClusterContext, req: &NewTopic)
     let assignments = if req.assignments.is_empty() {
         let partitions = resolve_partitions(req.num_partitions, ctx.default_partitions)?;
         let rf = resolve_replication_factor(req.replication_factor, ctx)?;
-        (0..partitions).map(|p| (p, place_replicas(ctx, p, rf))).collect()
+        (0..partitions)
+            .map(|p| (p, place_replicas(ctx, p, rf)))
+            .collect()
     } else {
         if req.num_partitions != -1 || req.replication_factor != -1 {
             return Err(ApiError::new(
@@ -133,8 +159,15 @@ pub fn create_topic(image: &MetadataImage, ctx: &ClusterContext, req: &NewTopic)
     validate_topic_configs(&req.configs)?;
 
     let topic_id = Uuid::new_v4();
-    let mut records = vec![MetadataRecord::Topic { name: req.name.clone(), topic_id }];
-    records.extend(assignments.iter().map(|(p, replicas)| partition_record(topic_id, *p, replicas)));
+    let mut records = vec![MetadataRecord::Topic {
+        name: req.name.clone(),
+        topic_id,
+    }];
+    records.extend(
+        assignments
+            .iter()
+            .map(|(p, replicas)| partition_record(topic_id, *p, replicas)),
+    );
     records.extend(req.configs.iter().map(|(k, v)| MetadataRecord::Config {
         resource: ConfigResource::Topic,
         resource_name: req.name.clone(),
@@ -142,15 +175,25 @@ pub fn create_topic(image: &MetadataImage, ctx: &ClusterContext, req: &NewTopic)
         value: v.clone(),
     }));
     let replication_factor = assignments.first().map_or(0, |(_, r)| r.len() as i16);
-    Ok(CreatedTopic { topic_id, num_partitions: assignments.len() as i32, replication_factor, records })
+    Ok(CreatedTopic {
+        topic_id,
+        num_partitions: assignments.len() as i32,
+        replication_factor,
+        records,
+    })
 }
 
 /// Decides a topic deletion.
 pub fn delete_topic(image: &MetadataImage, name: &str) -> Result<Vec<MetadataRecord>, ApiError> {
     let topic = image.topic(name).ok_or_else(|| {
-        ApiError::new(ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.")
+        ApiError::new(
+            ResponseError::UnknownTopicOrPartition,
+            "This server does not host this topic-partition.",
+        )
     })?;
-    Ok(vec![MetadataRecord::RemoveTopic { topic_id: topic.topic_id }])
+    Ok(vec![MetadataRecord::RemoveTopic {
+        topic_id: topic.topic_id,
+    }])
 }
 
 /// Decides a CreatePartitions entry: grow `name` to `count` partitions.
@@ -162,11 +205,17 @@ pub fn create_partitions(
     assignments: Option<&[Vec<i32>]>,
 ) -> Result<Vec<MetadataRecord>, ApiError> {
     let topic = image.topic(name).ok_or_else(|| {
-        ApiError::new(ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.")
+        ApiError::new(
+            ResponseError::UnknownTopicOrPartition,
+            "This server does not host this topic-partition.",
+        )
     })?;
     let current = topic.partitions.len() as i32;
     if count == current {
-        return Err(ApiError::new(ResponseError::InvalidPartitions, format!("Topic already has {current} partitions.")));
+        return Err(ApiError::new(
+            ResponseError::InvalidPartitions,
+            format!("Topic already has {current} partitions."),
+        ));
     }
     if count < current {
         return Err(ApiError::new(
@@ -174,9 +223,15 @@ pub fn create_partitions(
             format!("Topic currently has {current} partitions, which is higher than the requested {count}."),
         ));
     }
-    let rf = topic.partitions.values().next().map_or(1, |p| p.replicas.len()) as i16;
+    let rf = topic
+        .partitions
+        .values()
+        .next()
+        .map_or(1, |p| p.replicas.len()) as i16;
     let new: Vec<(i32, Vec<i32>)> = match assignments {
-        None => (current..count).map(|p| (p, place_replicas(ctx, p, rf))).collect(),
+        None => (current..count)
+            .map(|p| (p, place_replicas(ctx, p, rf)))
+            .collect(),
         Some(a) => {
             if a.len() as i32 != count - current {
                 return Err(ApiError::new(
@@ -188,18 +243,30 @@ pub fn create_partitions(
                     ),
                 ));
             }
-            let numbered: Vec<_> = a.iter().enumerate().map(|(i, r)| (current + i as i32, r.clone())).collect();
+            let numbered: Vec<_> = a
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (current + i as i32, r.clone()))
+                .collect();
             validate_assignments(ctx, &numbered, current)?
         }
     };
-    Ok(new.iter().map(|(p, r)| partition_record(topic.topic_id, *p, r)).collect())
+    Ok(new
+        .iter()
+        .map(|(p, r)| partition_record(topic.topic_id, *p, r))
+        .collect())
 }
 
 /// Reserves `count` producer ids; returns the records and the first id.
 pub fn allocate_producer_ids(image: &MetadataImage, count: i64) -> (Vec<MetadataRecord>, i64) {
     assert!(count > 0);
     let first = image.next_producer_id;
-    (vec![MetadataRecord::ProducerIds { next_producer_id: first + count }], first)
+    (
+        vec![MetadataRecord::ProducerIds {
+            next_producer_id: first + count,
+        }],
+        first,
+    )
 }
 
 fn partition_record(topic_id: Uuid, partition: i32, replicas: &[i32]) -> MetadataRecord {
@@ -251,7 +318,9 @@ fn resolve_replication_factor(requested: i16, ctx: &ClusterContext) -> Result<i1
 /// Round-robin placement: partition p's replicas start at broker p mod n.
 fn place_replicas(ctx: &ClusterContext, partition: i32, rf: i16) -> Vec<i32> {
     let n = ctx.broker_ids.len();
-    (0..rf as usize).map(|i| ctx.broker_ids[(partition as usize + i) % n]).collect()
+    (0..rf as usize)
+        .map(|i| ctx.broker_ids[(partition as usize + i) % n])
+        .collect()
 }
 
 fn validate_assignments(
@@ -268,7 +337,9 @@ fn validate_assignments(
             return bad("Partitions should be a consecutive 0-based integer sequence".into());
         }
         if replicas.is_empty() {
-            return bad(format!("The manual partition assignment includes a partition ({p}) with no replicas."));
+            return bad(format!(
+                "The manual partition assignment includes a partition ({p}) with no replicas."
+            ));
         }
         if replicas.len() != rf {
             return bad("All partitions should have the same number of replicas".into());

@@ -80,10 +80,19 @@ impl MetadataImage {
                     },
                 );
             }
-            MetadataRecord::Partition { topic_id, partition, replicas, isr, leader, leader_epoch, partition_epoch } => {
+            MetadataRecord::Partition {
+                topic_id,
+                partition,
+                replicas,
+                isr,
+                leader,
+                leader_epoch,
+                partition_epoch,
+            } => {
                 let name = self.names_by_id.get(topic_id);
                 let topic = name.and_then(|n| self.topics.get_mut(n));
-                let topic = topic.unwrap_or_else(|| panic!("partition record for unknown topic id {topic_id}"));
+                let topic = topic
+                    .unwrap_or_else(|| panic!("partition record for unknown topic id {topic_id}"));
                 topic.partitions.insert(
                     *partition,
                     PartitionImage {
@@ -101,14 +110,22 @@ impl MetadataImage {
                     self.topics.remove(&name);
                 }
             }
-            MetadataRecord::Config { resource, resource_name, name, value } => {
+            MetadataRecord::Config {
+                resource,
+                resource_name,
+                name,
+                value,
+            } => {
                 let map = match resource {
                     ConfigResource::Topic => match self.topics.get_mut(resource_name) {
                         Some(t) => &mut t.configs,
                         // A config of a topic deleted in the same replay: nothing to keep.
                         None => return,
                     },
-                    ConfigResource::Broker => self.broker_configs.entry(resource_name.clone()).or_default(),
+                    ConfigResource::Broker => self
+                        .broker_configs
+                        .entry(resource_name.clone())
+                        .or_default(),
                 };
                 match value {
                     Some(v) => map.insert(name.clone(), v.clone()),
@@ -116,7 +133,10 @@ impl MetadataImage {
                 };
             }
             MetadataRecord::ProducerIds { next_producer_id } => {
-                assert!(*next_producer_id >= self.next_producer_id, "producer ids must not go backwards");
+                assert!(
+                    *next_producer_id >= self.next_producer_id,
+                    "producer ids must not go backwards"
+                );
                 self.next_producer_id = *next_producer_id;
             }
         }

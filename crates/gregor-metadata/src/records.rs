@@ -66,7 +66,10 @@ mod tests {
     #[test]
     fn encoding_is_pinned() {
         let id = Uuid::from_u128(0x0102030405060708090a0b0c0d0e0f10);
-        let r = MetadataRecord::Topic { name: "t".into(), topic_id: id };
+        let r = MetadataRecord::Topic {
+            name: "t".into(),
+            topic_id: id,
+        };
         assert_eq!(
             String::from_utf8(r.encode()).unwrap(),
             r#"{"type":"topic","name":"t","topic_id":"01020304-0506-0708-090a-0b0c0d0e0f10"}"#

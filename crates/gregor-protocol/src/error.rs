@@ -14,5 +14,9 @@ pub enum ProtocolError {
     #[error("unknown api key {0}")]
     UnknownApiKey(i16),
     #[error("{api} v{version} request body is malformed: {reason}")]
-    BadBody { api: &'static str, version: i16, reason: String },
+    BadBody {
+        api: &'static str,
+        version: i16,
+        reason: String,
+    },
 }

@@ -23,7 +23,10 @@ pub fn split_frame(
     }
     let len = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
     if len < 0 || len as usize > frame_bytes_max {
-        return Err(ProtocolError::FrameTooLarge { len: len as i64, max: frame_bytes_max });
+        return Err(ProtocolError::FrameTooLarge {
+            len: len as i64,
+            max: frame_bytes_max,
+        });
     }
     let len = len as usize;
     if buf.len() < FRAME_PREFIX_BYTES + len {
@@ -59,8 +62,14 @@ mod tests {
     #[test]
     fn rejects_negative_and_oversized_lengths() {
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);
-        assert!(matches!(split_frame(&mut buf, 100), Err(ProtocolError::FrameTooLarge { .. })));
+        assert!(matches!(
+            split_frame(&mut buf, 100),
+            Err(ProtocolError::FrameTooLarge { .. })
+        ));
         let mut buf = BytesMut::from(&[0x7f, 0, 0, 0][..]);
-        assert!(matches!(split_frame(&mut buf, 100), Err(ProtocolError::FrameTooLarge { .. })));
+        assert!(matches!(
+            split_frame(&mut buf, 100),
+            Err(ProtocolError::FrameTooLarge { .. })
+        ));
     }
 }

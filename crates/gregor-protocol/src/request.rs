@@ -18,7 +18,10 @@ pub struct HeaderPrefix {
 /// Reads the fixed prefix (api key, version, correlation id) of a request.
 pub fn peek_header(frame: &[u8]) -> Result<HeaderPrefix, ProtocolError> {
     if frame.len() < 8 {
-        return Err(ProtocolError::BadHeader(format!("{} bytes is too short for a header", frame.len())));
+        return Err(ProtocolError::BadHeader(format!(
+            "{} bytes is too short for a header",
+            frame.len()
+        )));
     }
     Ok(HeaderPrefix {
         api_key: i16::from_be_bytes([frame[0], frame[1]]),
@@ -48,15 +51,23 @@ impl Request {
 /// malformed bytes.
 pub fn decode_request(mut frame: Bytes) -> Result<Request, ProtocolError> {
     let prefix = peek_header(&frame)?;
-    let api_key =
-        ApiKey::try_from(prefix.api_key).map_err(|_| ProtocolError::UnknownApiKey(prefix.api_key))?;
+    let api_key = ApiKey::try_from(prefix.api_key)
+        .map_err(|_| ProtocolError::UnknownApiKey(prefix.api_key))?;
     let header_version = api_key.request_header_version(prefix.api_version);
     let header = RequestHeader::decode(&mut frame, header_version)
         .map_err(|e| ProtocolError::BadHeader(e.to_string()))?;
     let body = RequestKind::decode(api_key, &mut frame, prefix.api_version).map_err(|e| {
-        ProtocolError::BadBody { api: api_name(api_key), version: prefix.api_version, reason: format!("{e:#}") }
+        ProtocolError::BadBody {
+            api: api_name(api_key),
+            version: prefix.api_version,
+            reason: format!("{e:#}"),
+        }
     })?;
-    Ok(Request { api_key, header, body })
+    Ok(Request {
+        api_key,
+        header,
+        body,
+    })
 }
 
 /// Encodes a response frame, length prefix included, for the given request.
@@ -80,7 +91,8 @@ pub fn encode_response(
     header
         .encode(&mut buf, api_key.response_header_version(api_version))
         .map_err(|e| bad(e.to_string()))?;
-    body.encode(&mut buf, api_version).map_err(|e| bad(format!("{e:#}")))?;
+    body.encode(&mut buf, api_version)
+        .map_err(|e| bad(format!("{e:#}")))?;
     let len = (buf.len() - FRAME_PREFIX_BYTES) as i32;
     buf[..FRAME_PREFIX_BYTES].copy_from_slice(&len.to_be_bytes());
     Ok(buf)
@@ -89,9 +101,12 @@ pub fn encode_response(
 /// Kafka's name of an API, for logs and errors.
 pub fn api_name(api_key: ApiKey) -> &'static str {
     // `ApiKey` has no name accessor; its Debug text is the Kafka name.
-    API_NAMES.iter().find(|(k, _)| *k == api_key as i16).map(|(_, n)| *n).unwrap_or("Unknown")
+    API_NAMES
+        .iter()
+        .find(|(k, _)| *k == api_key as i16)
+        .map(|(_, n)| *n)
+        .unwrap_or("Unknown")
 }
-
 
 /// Kafka's API names by key, for logs and error messages.
 const API_NAMES: &[(i16, &str)] = &[
@@ -129,20 +144,44 @@ const API_NAMES: &[(i16, &str)] = &[
     (ApiKey::DescribeLogDirs as i16, "DescribeLogDirs"),
     (ApiKey::SaslAuthenticate as i16, "SaslAuthenticate"),
     (ApiKey::CreatePartitions as i16, "CreatePartitions"),
-    (ApiKey::CreateDelegationToken as i16, "CreateDelegationToken"),
+    (
+        ApiKey::CreateDelegationToken as i16,
+        "CreateDelegationToken",
+    ),
     (ApiKey::RenewDelegationToken as i16, "RenewDelegationToken"),
-    (ApiKey::ExpireDelegationToken as i16, "ExpireDelegationToken"),
-    (ApiKey::DescribeDelegationToken as i16, "DescribeDelegationToken"),
+    (
+        ApiKey::ExpireDelegationToken as i16,
+        "ExpireDelegationToken",
+    ),
+    (
+        ApiKey::DescribeDelegationToken as i16,
+        "DescribeDelegationToken",
+    ),
     (ApiKey::DeleteGroups as i16, "DeleteGroups"),
     (ApiKey::ElectLeaders as i16, "ElectLeaders"),
-    (ApiKey::IncrementalAlterConfigs as i16, "IncrementalAlterConfigs"),
-    (ApiKey::AlterPartitionReassignments as i16, "AlterPartitionReassignments"),
-    (ApiKey::ListPartitionReassignments as i16, "ListPartitionReassignments"),
+    (
+        ApiKey::IncrementalAlterConfigs as i16,
+        "IncrementalAlterConfigs",
+    ),
+    (
+        ApiKey::AlterPartitionReassignments as i16,
+        "AlterPartitionReassignments",
+    ),
+    (
+        ApiKey::ListPartitionReassignments as i16,
+        "ListPartitionReassignments",
+    ),
     (ApiKey::OffsetDelete as i16, "OffsetDelete"),
     (ApiKey::DescribeClientQuotas as i16, "DescribeClientQuotas"),
     (ApiKey::AlterClientQuotas as i16, "AlterClientQuotas"),
-    (ApiKey::DescribeUserScramCredentials as i16, "DescribeUserScramCredentials"),
-    (ApiKey::AlterUserScramCredentials as i16, "AlterUserScramCredentials"),
+    (
+        ApiKey::DescribeUserScramCredentials as i16,
+        "DescribeUserScramCredentials",
+    ),
+    (
+        ApiKey::AlterUserScramCredentials as i16,
+        "AlterUserScramCredentials",
+    ),
     (ApiKey::Vote as i16, "Vote"),
     (ApiKey::BeginQuorumEpoch as i16, "BeginQuorumEpoch"),
     (ApiKey::EndQuorumEpoch as i16, "EndQuorumEpoch"),
@@ -159,14 +198,29 @@ const API_NAMES: &[(i16, &str)] = &[
     (ApiKey::DescribeTransactions as i16, "DescribeTransactions"),
     (ApiKey::ListTransactions as i16, "ListTransactions"),
     (ApiKey::AllocateProducerIds as i16, "AllocateProducerIds"),
-    (ApiKey::ConsumerGroupHeartbeat as i16, "ConsumerGroupHeartbeat"),
-    (ApiKey::ConsumerGroupDescribe as i16, "ConsumerGroupDescribe"),
-    (ApiKey::ControllerRegistration as i16, "ControllerRegistration"),
-    (ApiKey::GetTelemetrySubscriptions as i16, "GetTelemetrySubscriptions"),
+    (
+        ApiKey::ConsumerGroupHeartbeat as i16,
+        "ConsumerGroupHeartbeat",
+    ),
+    (
+        ApiKey::ConsumerGroupDescribe as i16,
+        "ConsumerGroupDescribe",
+    ),
+    (
+        ApiKey::ControllerRegistration as i16,
+        "ControllerRegistration",
+    ),
+    (
+        ApiKey::GetTelemetrySubscriptions as i16,
+        "GetTelemetrySubscriptions",
+    ),
     (ApiKey::PushTelemetry as i16, "PushTelemetry"),
     (ApiKey::AssignReplicasToDirs as i16, "AssignReplicasToDirs"),
     (ApiKey::ListConfigResources as i16, "ListConfigResources"),
-    (ApiKey::DescribeTopicPartitions as i16, "DescribeTopicPartitions"),
+    (
+        ApiKey::DescribeTopicPartitions as i16,
+        "DescribeTopicPartitions",
+    ),
     (ApiKey::ShareGroupHeartbeat as i16, "ShareGroupHeartbeat"),
     (ApiKey::ShareGroupDescribe as i16, "ShareGroupDescribe"),
     (ApiKey::ShareFetch as i16, "ShareFetch"),
@@ -174,8 +228,14 @@ const API_NAMES: &[(i16, &str)] = &[
     (ApiKey::AddRaftVoter as i16, "AddRaftVoter"),
     (ApiKey::RemoveRaftVoter as i16, "RemoveRaftVoter"),
     (ApiKey::UpdateRaftVoter as i16, "UpdateRaftVoter"),
-    (ApiKey::InitializeShareGroupState as i16, "InitializeShareGroupState"),
+    (
+        ApiKey::InitializeShareGroupState as i16,
+        "InitializeShareGroupState",
+    ),
     (ApiKey::ReadShareGroupState as i16, "ReadShareGroupState"),
     (ApiKey::WriteShareGroupState as i16, "WriteShareGroupState"),
-    (ApiKey::DeleteShareGroupState as i16, "DeleteShareGroupState"),
+    (
+        ApiKey::DeleteShareGroupState as i16,
+        "DeleteShareGroupState",
+    ),
 ];
