@@ -20,7 +20,7 @@ scripts/compat/librdkafka/build.sh >/dev/null || { echo "librdkafka build failed
 TMP="$(mktemp -d -t gregor-compat-XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 LOG="$TMP/broker.log"
-"$BIN" broker \
+NO_COLOR=1 "$BIN" broker \
     --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
     --override "advertised.listeners=PLAINTEXT://127.0.0.1:$PORT" \
     --override "log.dirs=$TMP/data" >"$LOG" 2>&1 &

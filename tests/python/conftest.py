@@ -74,8 +74,9 @@ class Broker:
                 "--override", f"advertised.listeners={listener}",
                 "--override", f"log.dirs={self.data}"]
         log = open(self.log_path, "ab")
+        env = dict(os.environ, NO_COLOR="1")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.dir)
+                                     stdin=subprocess.DEVNULL, cwd=self.dir, env=env)
         log.close()
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -227,7 +227,9 @@ impl BrokerProcess {
         for (k, v) in &overrides {
             cmd.arg("--override").arg(format!("{k}={v}"));
         }
-        cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)))
+        // Plain log lines: tracing honours NO_COLOR, and the log is a file.
+        cmd.env("NO_COLOR", "1")
+            .envs(self.opts.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))

@@ -237,6 +237,7 @@ fn verify_log(bs: &str, topic: &str, log: &AckLog, sent: u64) {
         s.acked.len(),
         s.failed.len()
     );
+    eprintln!("durability: {summary}");
     assert!(
         missing.is_empty(),
         "{summary}: {} acked records missing, first {:?}",

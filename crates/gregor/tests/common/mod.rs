@@ -74,7 +74,9 @@ pub fn future_producer(bootstrap: &str, extra: &[(&str, &str)]) -> FutureProduce
     c.create().expect("producer")
 }
 
-/// A consumer with no group, assigned to one partition at `offset`.
+/// A consumer assigned to one partition at `offset`. librdkafka's assign()
+/// wants a group.id, but with manual assignment and no commits the group is
+/// never joined and no offsets are stored, so no group coordinator is needed.
 pub fn assigned_consumer(
     bootstrap: &str,
     topic: &str,
@@ -82,7 +84,9 @@ pub fn assigned_consumer(
     offset: i64,
 ) -> BaseConsumer {
     let consumer: BaseConsumer = base_config(bootstrap)
+        .set("group.id", "gregor-e2e-assign-only")
         .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "error")
         .set("fetch.wait.max.ms", "100")
