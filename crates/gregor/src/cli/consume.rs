@@ -10,6 +10,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::{ClientConfig, Message, Offset, Timestamp, TopicPartitionList};
+use tokio::time::Instant;
 
 use super::client::{CliContext, Connection, TopicInfo};
 use super::config::{client_config, ClientRole, ConnectionArgs, UserProperties};
@@ -142,6 +143,7 @@ pub async fn run(args: ConsumeArgs, out: &mut dyn Write) -> Result<Ended, CliErr
     let mut session = Session {
         topic: &args.topic,
         group: args.group.as_deref(),
+        assignment_check: args.group.as_ref().map(|_| conn.timeout),
         format,
         out,
         processed: 0,
@@ -229,6 +231,8 @@ fn start_reading(
 struct Session<'a> {
     topic: &'a str,
     group: Option<&'a str>,
+    /// In group mode: when to check that partitions were assigned.
+    assignment_check: Option<Duration>,
     format: RecordFormat,
     out: &'a mut dyn Write,
     processed: u64,
@@ -250,22 +254,53 @@ impl Session<'_> {
     ) -> Result<Ended, CliError> {
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
+        let mut assignment_check = self.assignment_check.map(|after| Instant::now() + after);
+        let mut idle_since = Instant::now();
         loop {
             if max_messages.is_some_and(|max| self.processed >= max) {
                 return Ok(Ended::Done);
             }
+            let check = async {
+                match assignment_check {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let idle_deadline = idle_timeout.map(|t| idle_since + t);
             let received = tokio::select! {
                 _ = &mut ctrl_c => return Ok(Ended::Interrupted),
-                received = receive(consumer, idle_timeout) => received,
+                () = check => {
+                    assignment_check = None;
+                    self.warn_if_unassigned(consumer);
+                    continue;
+                }
+                received = receive(consumer, idle_deadline) => received,
             };
             let step = match received {
                 None => Step::Stop(Ok(Ended::Done)),
-                Some(Ok(message)) => self.print(&message),
+                Some(Ok(message)) => {
+                    idle_since = Instant::now();
+                    self.print(&message)
+                }
                 Some(Err(err)) => self.consumer_error(&err),
             };
             if let Step::Stop(result) = step {
                 return result;
             }
+        }
+    }
+
+    /// A group member that still has no partitions after the request timeout
+    /// is most likely talking to a broker without group support, where
+    /// librdkafka waits silently for a coordinator forever.
+    fn warn_if_unassigned(&self, consumer: &StreamConsumer<CliContext>) {
+        let unassigned = consumer.assignment().map_or(true, |a| a.count() == 0);
+        if let (true, Some(group)) = (unassigned, self.group) {
+            eprintln!(
+                "WARNING: group '{group}' has no partitions assigned yet; if the broker does not \
+                 support consumer groups (FindCoordinator, JoinGroup), consume without --group \
+                 to read partitions directly. Still waiting."
+            );
         }
     }
 
@@ -332,12 +367,17 @@ impl Session<'_> {
     }
 }
 
+/// The next message or consumer error, or `None` once `idle_deadline`
+/// passes. Dropping this future loses nothing: a message is taken off the
+/// queue only when it is returned.
 async fn receive<'c>(
     consumer: &'c StreamConsumer<CliContext>,
-    idle_timeout: Option<Duration>,
+    idle_deadline: Option<Instant>,
 ) -> Option<Result<BorrowedMessage<'c>, KafkaError>> {
-    match idle_timeout {
-        Some(timeout) => tokio::time::timeout(timeout, consumer.recv()).await.ok(),
+    match idle_deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, consumer.recv())
+            .await
+            .ok(),
         None => Some(consumer.recv().await),
     }
 }

@@ -85,7 +85,7 @@ impl CliError {
     ) -> CliError {
         let mut message = sentence(code, subject);
         let extra = broker_message.trim();
-        if !extra.is_empty() && extra != message {
+        if !extra.is_empty() && extra != message && !is_default_message(code, extra) {
             message.push_str(" Broker message: ");
             message.push_str(extra);
         }
@@ -115,6 +115,27 @@ impl CliError {
             },
         }
     }
+}
+
+/// Whether `message` is just Kafka's stock description of `code` (what a
+/// broker sends when it has nothing specific to say), which would only
+/// repeat the sentence less clearly.
+fn is_default_message(code: RDKafkaErrorCode, message: &str) -> bool {
+    let default = match code as i32 {
+        -1 => "The server experienced an unexpected error when processing the request.",
+        3 => "This server does not host this topic-partition.",
+        17 => "The request attempted to perform an operation on an invalid topic.",
+        29 => "Topic authorization failed.",
+        36 => "Topic with this name already exists.",
+        37 => "Number of partitions is below 1.",
+        38 => "Replication factor is below 1 or larger than the number of available brokers.",
+        40 => "Configuration is invalid.",
+        41 => "This is not the correct controller for this cluster.",
+        44 => "Request parameters do not satisfy the configured policy.",
+        73 => "Topic deletion is disabled.",
+        _ => return false,
+    };
+    message == default
 }
 
 /// The error code inside a client error. Unlike

@@ -398,3 +398,38 @@ fn a_refused_record_fails_produce_with_the_broker_error() {
         "{message}"
     );
 }
+
+#[test]
+fn a_group_member_reads_from_the_beginning() {
+    let (_cluster, bs) = cluster_with_topic("grouped", 2);
+    produce(
+        &[
+            "produce",
+            "--bootstrap-server",
+            &bs,
+            "--topic",
+            "grouped",
+            "--partition",
+            "1",
+        ],
+        "g1\ng2\n",
+    )
+    .expect("produce");
+    let (result, out) = consume(&[
+        "consume",
+        "--bootstrap-server",
+        &bs,
+        "--topic",
+        "grouped",
+        "--group",
+        "readers",
+        "--from-beginning",
+        "--max-messages",
+        "2",
+        "--timeout-ms",
+        "20000",
+        "--print-partition",
+    ]);
+    assert_eq!(result.expect("consume"), consume::Ended::Done);
+    assert_eq!(out, "Partition:1\tg1\nPartition:1\tg2\n");
+}
