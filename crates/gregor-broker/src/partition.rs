@@ -1,10 +1,12 @@
 //! One partition this broker leads: its log and its high watermark.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 
 use bytes::BytesMut;
-use gregor_log::{AppendError, AppendInfo, Log, LogError, ReadError, ReadResult};
+use gregor_log::{AppendError, AppendInfo, Log, LogConfig, LogError, ReadError, ReadResult};
+use gregor_protocol::batch::split_batches;
+use gregor_protocol::record_keys::keyless_record_indexes;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -19,6 +21,8 @@ pub struct Partition {
     pub index: i32,
     pub topic_id: Uuid,
     leader_epoch: AtomicI32,
+    /// `cleanup.policy` includes `compact`: every record needs a key.
+    compacted: AtomicBool,
     log: Mutex<Option<Log>>,
     /// High watermark; waiters (delayed fetches) subscribe to changes. On a
     /// single replica every append is committed at once, so it equals the
@@ -34,6 +38,8 @@ pub enum PartitionError {
     Log(LogError),
     /// The partition went away (topic deleted) while the request was in flight.
     Gone,
+    /// A compacted topic refused records without a key; their indexes in the batch.
+    KeylessRecords(Vec<i32>),
 }
 
 impl Partition {
@@ -42,6 +48,7 @@ impl Partition {
         index: i32,
         topic_id: Uuid,
         leader_epoch: i32,
+        compacted: bool,
         log: Log,
     ) -> Partition {
         let (high_watermark, _) = watch::channel(log.log_end_offset());
@@ -50,6 +57,7 @@ impl Partition {
             index,
             topic_id,
             leader_epoch: AtomicI32::new(leader_epoch),
+            compacted: AtomicBool::new(compacted),
             log: Mutex::new(Some(log)),
             high_watermark,
         }
@@ -78,11 +86,24 @@ impl Partition {
         guard.as_mut().map(f).ok_or(PartitionError::Gone)
     }
 
+    /// Applies a changed topic config to the live log.
+    pub fn reconfigure(&self, config: LogConfig, compacted: bool) {
+        self.compacted.store(compacted, Ordering::Relaxed);
+        let _ = self.with_log(|log| {
+            if *log.config() != config {
+                log.set_config(config);
+            }
+        });
+    }
+
     pub fn append(
         &self,
         records: &mut BytesMut,
         now_ms: i64,
     ) -> Result<AppendInfo, PartitionError> {
+        if self.compacted.load(Ordering::Relaxed) {
+            check_keys(records)?;
+        }
         let epoch = self.leader_epoch();
         let info = self
             .with_log(|log| log.append(records, epoch, now_ms))?
@@ -113,4 +134,20 @@ impl Partition {
     pub fn take_log(&self) -> Option<Log> {
         self.log.lock().expect("partition log lock").take()
     }
+}
+
+/// Kafka refuses a batch holding keyless records for a compacted topic,
+/// naming each such record. Batches that fail to parse are left for the
+/// log's validation to reject with the precise error.
+fn check_keys(records: &[u8]) -> Result<(), PartitionError> {
+    for item in split_batches(records) {
+        let Ok((_, range)) = item else { return Ok(()) };
+        match keyless_record_indexes(&records[range]) {
+            Ok(keyless) if !keyless.is_empty() => {
+                return Err(PartitionError::KeylessRecords(keyless))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -78,11 +78,13 @@ impl ReplicaManager {
             {
                 let key = (topic.name.clone(), p.partition);
                 wanted.insert(key.clone());
-                if self.get(&topic.name, p.partition).is_some() {
+                let config = topic_config::log_config(&self.config, &topic.configs);
+                let compacted = topic_config::is_compacted(&self.config, &topic.configs);
+                if let Some(existing) = self.get(&topic.name, p.partition) {
+                    existing.reconfigure(config, compacted);
                     continue;
                 }
                 let dir = self.log_dir.join(format!("{}-{}", topic.name, p.partition));
-                let config = topic_config::log_config(&self.config, &topic.configs);
                 let log = Log::open(&dir, config, clean_shutdown || !startup, now_ms()).map_err(
                     |source| BrokerError::Log {
                         partition: key.0.clone() + "-" + &p.partition.to_string(),
@@ -94,6 +96,7 @@ impl ReplicaManager {
                     p.partition,
                     topic.topic_id,
                     p.leader_epoch,
+                    compacted,
                     log,
                 );
                 self.partitions

@@ -57,6 +57,15 @@ fn number<T: std::str::FromStr>(
         .unwrap_or(fallback)
 }
 
+/// Whether the topic's `cleanup.policy` includes `compact`.
+pub fn is_compacted(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> bool {
+    effective(broker, overrides, "cleanup.policy").is_some_and(|(v, _)| {
+        configs::parse_list(&v)
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case("compact"))
+    })
+}
+
 /// The log settings for a topic with these overrides.
 pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> LogConfig {
     let d = LogConfig::default();

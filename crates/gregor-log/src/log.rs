@@ -112,6 +112,13 @@ impl Log {
         &self.config
     }
 
+    /// Takes a changed topic config at run time, as Kafka does after
+    /// IncrementalAlterConfigs: size and index limits apply from the next
+    /// roll, batch limits and timestamp type from the next append.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
     /// Idempotent-producer state, by producer id (for DescribeProducers).
     pub fn producer_states(&self) -> Vec<ProducerState> {
         self.producers.states()

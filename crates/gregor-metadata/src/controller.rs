@@ -354,5 +354,8 @@ fn validate_assignments(
     Ok(sorted)
 }
 
+mod alter_configs;
+pub use alter_configs::{alter_topic_configs, AlterOp};
+
 #[cfg(test)]
 mod tests;

@@ -406,6 +406,8 @@ pub struct RecordMeta {
     pub size: usize,
     pub offset_delta: i32,
     pub timestamp_delta: i64,
+    /// Key length; -1 for a null key.
+    pub key_length: i32,
 }
 
 /// Walks the records of an *uncompressed* batch without decoding keys,
@@ -470,6 +472,9 @@ impl Iterator for RecordIter<'_> {
         let Some(offset_delta) = read_varint(body, &mut pos) else {
             return self.malformed("bad offset delta varint");
         };
+        let Some(key_length) = read_varint(body, &mut pos) else {
+            return self.malformed("bad key length varint");
+        };
         self.pos = body_end;
         self.index += 1;
         Some(Ok(RecordMeta {
@@ -477,6 +482,7 @@ impl Iterator for RecordIter<'_> {
             size: body_end - start,
             offset_delta,
             timestamp_delta,
+            key_length,
         }))
     }
 }

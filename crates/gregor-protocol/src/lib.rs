@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod error;
 pub mod frame;
+pub mod record_keys;
 pub mod request;
 
 pub use error::ProtocolError;

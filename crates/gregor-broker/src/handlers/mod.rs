@@ -18,6 +18,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_log_dirs;
 pub mod fetch;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
@@ -57,6 +58,7 @@ pub const SUPPORTED: &[ApiSupport] = &[
     describe_log_dirs::SUPPORT,
     create_partitions::SUPPORT,
     describe_cluster::SUPPORT,
+    incremental_alter_configs::SUPPORT,
 ];
 
 pub fn support(key: ApiKey) -> Option<ApiSupport> {
@@ -93,6 +95,9 @@ pub async fn dispatch(
         RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, r, v).into(),
         RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(broker, r, v).into(),
         RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, r, v).into(),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            incremental_alter_configs::handle(broker, r, v).await.into()
+        }
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     })

@@ -8,7 +8,7 @@ use gregor_protocol::kafka_protocol::messages::produce_request::{
     PartitionProduceData, ProduceRequest,
 };
 use gregor_protocol::kafka_protocol::messages::produce_response::{
-    PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use gregor_protocol::kafka_protocol::messages::{ApiKey, ProduceResponse};
 use gregor_protocol::kafka_protocol::ResponseError;
@@ -69,6 +69,7 @@ pub async fn handle(
         }
         if version < 8 {
             p.error_message = None;
+            p.record_errors.clear();
         }
     }
     // A single replica commits on append, so acks=-1 needs no wait here.
@@ -105,7 +106,11 @@ fn append(
             if code == ResponseError::KafkaStorageError {
                 warn!(partition = %partition.name(), error = ?e, "append failed");
             }
-            error_response(data.index, code, Some(&message))
+            let mut response = error_response(data.index, code, Some(&message));
+            if let PartitionError::KeylessRecords(indexes) = &e {
+                response.record_errors = keyless_errors(indexes, &partition.name());
+            }
+            response
         }
     }
 }
@@ -126,11 +131,13 @@ fn produce_error(e: &PartitionError) -> (ResponseError, String) {
             AppendError::Io(_) => ResponseError::KafkaStorageError,
         },
         PartitionError::Gone => ResponseError::UnknownTopicOrPartition,
+        PartitionError::KeylessRecords(_) => ResponseError::InvalidRecord,
         PartitionError::Read(_) | PartitionError::Log(_) => ResponseError::KafkaStorageError,
     };
     let message = match e {
         PartitionError::Append(a) => a.to_string(),
         PartitionError::Gone => "the partition was deleted".to_string(),
+        PartitionError::KeylessRecords(_) => "One or more records have been rejected".to_string(),
         other => format!("{other:?}"),
     };
     (code, message)
@@ -148,4 +155,19 @@ fn error_response(
         .with_log_append_time_ms(-1)
         .with_log_start_offset(-1)
         .with_error_message(message.map(text))
+}
+
+/// Per-record errors for keyless records sent to a compacted topic.
+fn keyless_errors(indexes: &[i32], partition: &str) -> Vec<BatchIndexAndErrorMessage> {
+    let message = format!(
+        "Compacted topic cannot accept message without key in topic partition {partition}."
+    );
+    indexes
+        .iter()
+        .map(|i| {
+            BatchIndexAndErrorMessage::default()
+                .with_batch_index(*i)
+                .with_batch_index_error_message(Some(text(&message)))
+        })
+        .collect()
 }
