@@ -39,12 +39,13 @@ enum Close {
 
 pub async fn serve(
     broker: Arc<Broker>,
+    listener: Arc<str>,
     stream: TcpStream,
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
 ) {
     debug!(%peer, "connection opened");
-    match run(&broker, stream, peer, stop).await {
+    match run(&broker, &listener, stream, peer, stop).await {
         Close::PeerClosed | Close::Shutdown => debug!(%peer, "connection closed"),
         Close::Idle => debug!(%peer, "closing idle connection (connections.max.idle.ms)"),
         Close::Protocol(why) => info!(%peer, %why, "closing connection after a malformed request"),
@@ -54,6 +55,7 @@ pub async fn serve(
 
 async fn run(
     broker: &Arc<Broker>,
+    listener: &Arc<str>,
     stream: TcpStream,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
@@ -82,7 +84,7 @@ async fn run(
             }
             Err(e) => return Close::Protocol(e.to_string()),
         };
-        match handle_frame(broker, frame, peer).await {
+        match handle_frame(broker, listener, frame, peer).await {
             Ok(Some(response)) => {
                 if let Err(e) = writer.write_all(&response).await {
                     return Close::Io(e);
@@ -102,6 +104,7 @@ async fn run(
 /// Kafka does for requests it cannot parse.
 async fn handle_frame(
     broker: &Arc<Broker>,
+    listener: &Arc<str>,
     frame: Bytes,
     peer: SocketAddr,
 ) -> Result<Option<BytesMut>, String> {
@@ -144,6 +147,7 @@ async fn handle_frame(
             .map(|s| s.to_string())
             .unwrap_or_default(),
         peer,
+        listener: listener.clone(),
     };
     let Some(response) = handlers::dispatch(broker, &ctx, request.body).await else {
         return Ok(None);

@@ -23,12 +23,13 @@ const MAINTENANCE_INTERVAL_MS: u64 = 1_000;
 /// A broker that has bound its listeners and is ready to serve.
 pub struct Server {
     broker: Arc<Broker>,
-    listeners: Vec<TcpListener>,
+    /// Bound sockets with their listener names.
+    listeners: Vec<(Arc<str>, TcpListener)>,
 }
 
 impl Server {
     /// Opens the logs and binds every listener. Returns once clients can connect.
-    pub async fn start(config: BrokerConfig) -> Result<Server, BrokerError> {
+    pub async fn start(mut config: BrokerConfig) -> Result<Server, BrokerError> {
         let mut listeners = Vec::new();
         for l in &config.listeners {
             let host = l.host.trim_matches(['[', ']']);
@@ -43,8 +44,20 @@ impl Server {
                     addr: addr.clone(),
                     source,
                 })?;
-            info!(listener = %l.name, %addr, "listening");
-            listeners.push(listener);
+            let bound = listener.local_addr()?;
+            info!(listener = %l.name, addr = %bound, "listening");
+            listeners.push((Arc::<str>::from(l.name.as_str()), listener));
+        }
+        // A listener on port 0 gets a port from the OS; clients must be told that one.
+        for (name, listener) in &listeners {
+            let port = listener.local_addr()?.port();
+            for a in config
+                .advertised_listeners
+                .iter_mut()
+                .filter(|a| a.port == 0 && *a.name == **name)
+            {
+                a.port = port;
+            }
         }
         let broker = tokio::task::block_in_place(|| Broker::open(config))?;
         Ok(Server { broker, listeners })
@@ -58,8 +71,13 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), BrokerError> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        for listener in self.listeners {
-            tasks.spawn(accept_loop(self.broker.clone(), listener, stop_rx.clone()));
+        for (name, listener) in self.listeners {
+            tasks.spawn(accept_loop(
+                self.broker.clone(),
+                name,
+                listener,
+                stop_rx.clone(),
+            ));
         }
         tasks.spawn(maintenance(self.broker.clone(), stop_rx.clone()));
         info!(node_id = self.broker.node_id(), cluster_id = %self.broker.cluster_id, "broker started");
@@ -82,14 +100,19 @@ impl Server {
     }
 }
 
-async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    broker: Arc<Broker>,
+    name: Arc<str>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(connection::serve(broker.clone(), stream, peer, stop.clone()));
+                    connections.spawn(connection::serve(broker.clone(), name.clone(), stream, peer, stop.clone()));
                 }
                 // Out of file descriptors and the like: back off, keep serving the rest.
                 Err(e) => {

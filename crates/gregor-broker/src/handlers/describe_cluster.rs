@@ -8,19 +8,20 @@ use gregor_protocol::kafka_protocol::messages::{
 };
 
 use super::metadata::{brokers, AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS_ALL};
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeCluster, 0, 2);
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: DescribeClusterRequest,
-    version: i16,
 ) -> DescribeClusterResponse {
+    let version = ctx.api_version;
     // A combined node is both the broker and the controller clients may ask
     // for (endpoint type 1 or 2), so both answers list this node.
-    let nodes = brokers(broker)
+    let nodes = brokers(broker, &ctx.listener)
         .into_iter()
         .map(|b| {
             DescribeClusterBroker::default()

@@ -16,7 +16,7 @@ use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::Metadata, 0, 13);
@@ -32,7 +32,12 @@ pub const TOPIC_OPERATIONS_ALL: i32 =
 pub const CLUSTER_OPERATIONS_ALL: i32 =
     (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
-pub async fn handle(broker: &Arc<Broker>, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: MetadataRequest,
+) -> MetadataResponse {
+    let version = ctx.api_version;
     let mut image = broker.metadata.image();
     let all = match &req.topics {
         None => true,
@@ -65,7 +70,7 @@ pub async fn handle(broker: &Arc<Broker>, req: MetadataRequest, version: i16) ->
         }
     }
     let mut resp = MetadataResponse::default()
-        .with_brokers(brokers(broker))
+        .with_brokers(brokers(broker, &ctx.listener))
         .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
         .with_controller_id(BrokerId(broker.node_id()))
         .with_topics(topics);
@@ -77,12 +82,15 @@ pub async fn handle(broker: &Arc<Broker>, req: MetadataRequest, version: i16) ->
     resp
 }
 
-/// The brokers clients should talk to: this node, at its advertised address.
-pub fn brokers(broker: &Broker) -> Vec<MetadataResponseBroker> {
-    broker
-        .config
-        .advertised_listeners
-        .first()
+/// The brokers clients should talk to: this node, at the advertised
+/// address of the listener the client came in on (as Kafka matches them by
+/// name), or the first advertised one.
+pub fn brokers(broker: &Broker, listener: &str) -> Vec<MetadataResponseBroker> {
+    let advertised = &broker.config.advertised_listeners;
+    advertised
+        .iter()
+        .find(|l| l.name == listener)
+        .or_else(|| advertised.first())
         .map(|l| {
             MetadataResponseBroker::default()
                 .with_node_id(BrokerId(broker.node_id()))

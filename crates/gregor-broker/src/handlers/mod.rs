@@ -72,6 +72,8 @@ pub struct RequestContext {
     pub correlation_id: i32,
     pub client_id: String,
     pub peer: SocketAddr,
+    /// Name of the listener the connection came in on (`PLAINTEXT`, …).
+    pub listener: Arc<str>,
 }
 
 /// Routes a decoded request to its handler. `None`: no response is sent.
@@ -83,7 +85,7 @@ pub async fn dispatch(
     let v = ctx.api_version;
     Some(match body {
         RequestKind::ApiVersions(r) => api_versions::handle(r, v).into(),
-        RequestKind::Metadata(r) => metadata::handle(broker, r, v).await.into(),
+        RequestKind::Metadata(r) => metadata::handle(broker, ctx, r).await.into(),
         RequestKind::Produce(r) => return produce::handle(broker, r, v).await.map(Into::into),
         RequestKind::Fetch(r) => fetch::handle(broker, r, v).await.into(),
         RequestKind::ListOffsets(r) => list_offsets::handle(broker, r, v).into(),
@@ -94,7 +96,7 @@ pub async fn dispatch(
         RequestKind::InitProducerId(r) => init_producer_id::handle(broker, r, v).into(),
         RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, r, v).into(),
         RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(broker, r, v).into(),
-        RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, r, v).into(),
+        RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, ctx, r).into(),
         RequestKind::IncrementalAlterConfigs(r) => {
             incremental_alter_configs::handle(broker, r, v).await.into()
         }
