@@ -20,7 +20,11 @@ scripts/compat/librdkafka/build.sh >/dev/null || { echo "librdkafka build failed
 TMP="$(mktemp -d -t gregor-compat-XXXXXX)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 LOG="$TMP/broker.log"
+# num.partitions=4 is the auto-create partition count of librdkafka's own
+# "default" test scenario (tests/scenarios/default.json); tests such as 0012
+# produce to partitions 0..1 of auto-created topics and rely on it.
 NO_COLOR=1 "$BIN" broker \
+    --override "num.partitions=4" \
     --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
     --override "advertised.listeners=PLAINTEXT://127.0.0.1:$PORT" \
     --override "log.dirs=$TMP/data" >"$LOG" 2>&1 &
