@@ -1,0 +1,34 @@
+//! The group coordinator as a sans-I/O state machine, persisted to
+//! `__consumer_offsets`.
+//!
+//! Owns: which `__consumer_offsets` partition coordinates a group
+//! ([`partition_for`]), the groups of each partition ([`GroupCoordinatorShard`]),
+//! offset commits and fetches with Kafka's validation rules, offset
+//! retention as a function of a clock the caller passes in, and the exact
+//! bytes of the records Kafka keeps in `__consumer_offsets` ([`records`]).
+//! An event goes in (a decoded request and the time); out come the records
+//! to append and the response. State changes only by replaying records,
+//! after the caller wrote them, or at start from the log.
+//!
+//! Must not: do I/O, spawn threads or tasks, read the clock, or know about
+//! sockets and logs. Group membership (JoinGroup/SyncGroup/Heartbeat,
+//! KIP-848) and transactional offset commits extend this crate; they are not
+//! built yet, so every group is a member-less "simple" group.
+
+mod coordinator;
+pub mod error;
+pub mod group;
+pub mod records;
+mod shard;
+
+pub use coordinator::{java_string_hash, partition_for, GroupCoordinator};
+pub use error::CoordinatorError;
+pub use group::{Group, OffsetAndMetadata};
+pub use records::CoordinatorRecord;
+pub use shard::{CoordinatorConfig, CoordinatorResult, GroupCoordinatorShard, Replayed};
+
+/// The internal topic that stores committed offsets and group metadata.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+#[cfg(test)]
+mod shard_tests;
