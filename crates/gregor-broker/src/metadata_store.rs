@@ -28,7 +28,8 @@ const REPLAY_READ_BYTES: usize = 1 << 20;
 /// Owns the metadata log; hands out the current image. Shared by all
 /// connection tasks through `Broker`; writers serialize on the log mutex.
 pub struct MetadataStore {
-    log: Mutex<Log>,
+    /// `None` once closed at shutdown; later commits fail instead of writing.
+    log: Mutex<Option<Log>>,
     image: RwLock<Arc<MetadataImage>>,
 }
 
@@ -51,7 +52,7 @@ impl MetadataStore {
         })?;
         let image = replay(&log)?;
         Ok(MetadataStore {
-            log: Mutex::new(log),
+            log: Mutex::new(Some(log)),
             image: RwLock::new(Arc::new(image)),
         })
     }
@@ -68,7 +69,10 @@ impl MetadataStore {
         &self,
         decide: impl FnOnce(&MetadataImage) -> Result<(Vec<MetadataRecord>, T), E>,
     ) -> Result<Result<(Arc<MetadataImage>, T), E>, BrokerError> {
-        let mut log = self.log.lock().expect("metadata log lock");
+        let mut guard = self.log.lock().expect("metadata log lock");
+        let log = guard
+            .as_mut()
+            .ok_or_else(|| BrokerError::Metadata("the metadata log is closed".into()))?;
         let current = self.image();
         let (records, out) = match decide(&current) {
             Ok(v) => v,
@@ -91,10 +95,14 @@ impl MetadataStore {
         Ok(Ok((next, out)))
     }
 
-    pub fn close(self) -> Result<(), BrokerError> {
-        let log = self.log.into_inner().expect("metadata log lock");
-        log.close()
-            .map_err(|e| BrokerError::Metadata(format!("close: {e}")))
+    /// Closes the metadata log (flush, trim indexes). Idempotent.
+    pub fn close(&self) -> Result<(), BrokerError> {
+        match self.log.lock().expect("metadata log lock").take() {
+            Some(log) => log
+                .close()
+                .map_err(|e| BrokerError::Metadata(format!("close: {e}"))),
+            None => Ok(()),
+        }
     }
 }
 

@@ -94,7 +94,6 @@ impl Server {
         }
         let broker = self.broker;
         tokio::task::block_in_place(|| broker.close())?;
-        tokio::task::block_in_place(|| broker.close_metadata())?;
         info!("shutdown complete");
         Ok(())
     }
