@@ -2,10 +2,16 @@
 //! every connection task.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use gregor_coordinator::{
+    CoordinatorConfig, CoordinatorRecord, CoordinatorResult, GroupCoordinator,
+    GroupCoordinatorShard, Replayed, OFFSETS_TOPIC,
+};
 use gregor_metadata::controller::{self, ClusterContext};
 use gregor_metadata::{MetadataImage, MetadataRecord};
+use gregor_protocol::batch::split_batches;
+use gregor_protocol::kafka_protocol::records::RecordBatchDecoder;
 use tracing::{info, warn};
 
 use crate::config::BrokerConfig;
@@ -13,11 +19,15 @@ use crate::error::BrokerError;
 use crate::fetch_session::FetchSessionCache;
 use crate::log_dir;
 use crate::metadata_store::MetadataStore;
+use crate::partition::{Partition, PartitionError};
 use crate::replica_manager::ReplicaManager;
+use crate::time::now_ms;
 
 /// Producer ids reserved from the metadata log per allocation, so that
 /// InitProducerId does not write a metadata record per producer.
 const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
+/// Bytes read per step while loading a `__consumer_offsets` partition.
+const GROUP_LOAD_READ_BYTES: usize = 1 << 20;
 
 pub struct Broker {
     pub config: Arc<BrokerConfig>,
@@ -25,6 +35,9 @@ pub struct Broker {
     pub metadata: MetadataStore,
     pub replicas: ReplicaManager,
     pub fetch_sessions: FetchSessionCache,
+    /// Committed offsets and groups: one shard per `__consumer_offsets`
+    /// partition, loaded from those partitions at start.
+    pub groups: GroupCoordinator,
     /// The current block of producer ids: [next, end).
     producer_ids: Mutex<(i64, i64)>,
     log_dir: PathBuf,
@@ -46,8 +59,10 @@ impl Broker {
         let metadata = MetadataStore::open(&log_dir, clean)?;
         let replicas = ReplicaManager::new(config.clone(), log_dir.clone());
         replicas.apply_image(&metadata.image(), clean, true)?;
+        let groups = load_groups(&config, &metadata.image(), &replicas);
         Ok(Arc::new(Broker {
             fetch_sessions: FetchSessionCache::new(crate::fetch_session::FETCH_SESSION_SLOTS_MAX),
+            groups,
             config,
             cluster_id,
             metadata,
@@ -106,22 +121,207 @@ impl Broker {
         Ok(id)
     }
 
-    /// Clean shutdown: close every log, then leave the marker that lets the
-    /// next start skip recovery.
+    /// Clean shutdown: close every partition log and the metadata log, and
+    /// only then leave the marker that lets the next start skip recovery.
     pub fn close(&self) -> Result<(), BrokerError> {
         self.replicas.close_all()?;
+        self.metadata.close()?;
         log_dir::write_clean_shutdown_marker(&self.log_dir)?;
         info!("logs closed cleanly");
         Ok(())
     }
+}
 
-    /// Closes the metadata log; the last step of shutdown.
-    pub fn close_metadata(self: Arc<Self>) -> Result<(), BrokerError> {
-        match Arc::try_unwrap(self) {
-            Ok(broker) => broker.metadata.close(),
-            // A connection task still holds the broker; its metadata log was
-            // fsynced at every commit, so nothing is lost by not closing it.
-            Err(_) => Ok(()),
+/// Why a group coordinator operation did not complete.
+#[derive(Debug)]
+pub enum GroupOpError {
+    /// This broker does not host the group's `__consumer_offsets` partition.
+    NotCoordinator,
+    /// Appending the event's records failed; nothing was applied.
+    Write(PartitionError),
+}
+
+impl Broker {
+    /// Runs one group coordinator event: under the lock of `group_id`'s
+    /// shard, `event` builds records and a response; the records are
+    /// appended to the shard's `__consumer_offsets` partition and applied
+    /// to the shard only once written, so the response can go out.
+    /// Synchronous file I/O: call from a blocking context.
+    pub fn group_write<R>(
+        &self,
+        group_id: &str,
+        event: impl FnOnce(&GroupCoordinatorShard) -> CoordinatorResult<R>,
+    ) -> Result<R, GroupOpError> {
+        let (partition, mut shard) = self.group_shard(group_id)?;
+        let CoordinatorResult { records, response } = event(&shard);
+        if !records.is_empty() {
+            write_group_records(&partition, &records, now_ms()).map_err(GroupOpError::Write)?;
+            shard.apply(&records);
+        }
+        Ok(response)
+    }
+
+    /// Runs a read of `group_id`'s shard under its lock.
+    pub fn group_read<R>(
+        &self,
+        group_id: &str,
+        read: impl FnOnce(&GroupCoordinatorShard) -> R,
+    ) -> Result<R, GroupOpError> {
+        let (_, shard) = self.group_shard(group_id)?;
+        Ok(read(&shard))
+    }
+
+    /// The partition and locked shard of `group_id`, after writing any
+    /// offsets due to expire there: retention runs when a shard is used,
+    /// at most once per `offsets.retention.check.interval.ms`.
+    fn group_shard(
+        &self,
+        group_id: &str,
+    ) -> Result<(Arc<Partition>, MutexGuard<'_, GroupCoordinatorShard>), GroupOpError> {
+        let index = self.groups.partition_for(group_id);
+        let partition = self
+            .replicas
+            .get(OFFSETS_TOPIC, index)
+            .ok_or(GroupOpError::NotCoordinator)?;
+        let mut shard = self.groups.shard(index);
+        let now = now_ms();
+        let expired = shard.take_due_expiry(now);
+        if !expired.is_empty() {
+            match write_group_records(&partition, &expired, now) {
+                Ok(()) => {
+                    info!(partition = %partition.name(), records = expired.len(), "expired committed offsets");
+                    shard.apply(&expired);
+                }
+                Err(e) => {
+                    warn!(partition = %partition.name(), error = ?e, "could not write offset expiry")
+                }
+            }
+        }
+        Ok((partition, shard))
+    }
+}
+
+fn write_group_records(
+    partition: &Partition,
+    records: &[CoordinatorRecord],
+    now: i64,
+) -> Result<(), PartitionError> {
+    let pairs = records
+        .iter()
+        .map(|r| (Some(r.key.clone()), r.value.clone()));
+    partition.append_coordinator_records(pairs, now).map(|_| ())
+}
+
+fn coordinator_config(config: &BrokerConfig) -> CoordinatorConfig {
+    CoordinatorConfig {
+        offsets_retention_ms: config.offsets_retention_ms,
+        offsets_retention_check_interval_ms: config.offsets_retention_check_interval_ms,
+        offset_metadata_max_bytes: usize::try_from(config.offset_metadata_max_bytes).unwrap_or(0),
+    }
+}
+
+/// Builds the group coordinator and replays every hosted
+/// `__consumer_offsets` partition into it. Groups map onto the topic's
+/// partition count if it exists, else onto `offsets.topic.num.partitions`
+/// (what the topic will be created with).
+fn load_groups(
+    config: &BrokerConfig,
+    image: &MetadataImage,
+    replicas: &ReplicaManager,
+) -> GroupCoordinator {
+    let partitions = image
+        .topic(OFFSETS_TOPIC)
+        .map(|t| t.partitions.len() as i32)
+        .filter(|n| *n > 0)
+        .unwrap_or(config.offsets_topic_num_partitions);
+    let groups = GroupCoordinator::new(coordinator_config(config), partitions);
+    for index in 0..partitions {
+        if let Some(partition) = replicas.get(OFFSETS_TOPIC, index) {
+            load_shard(&partition, &mut groups.shard(index));
+        }
+    }
+    groups
+}
+
+/// Replays one `__consumer_offsets` partition, start to high watermark.
+/// Unreadable records are logged and skipped: one damaged commit must not
+/// keep the broker from starting.
+fn load_shard(partition: &Partition, shard: &mut GroupCoordinatorShard) {
+    let mut offset = partition.log_start_offset().unwrap_or(0);
+    let end = partition.high_watermark();
+    let mut counts = LoadCounts::default();
+    while offset < end {
+        let read = match partition.read(offset, GROUP_LOAD_READ_BYTES, true) {
+            Ok(r) if !r.records.is_empty() => r,
+            Ok(_) => break,
+            Err(e) => {
+                warn!(partition = %partition.name(), offset, error = ?e, "cannot read group state; loading stops here");
+                break;
+            }
+        };
+        let start = offset;
+        for chunk in &read.records {
+            for item in split_batches(chunk) {
+                let Ok((header, range)) = item else {
+                    warn!(partition = %partition.name(), offset, "unparsable batch in group state; loading stops here");
+                    return;
+                };
+                if header.next_offset() <= offset {
+                    continue;
+                }
+                // Control markers carry no state; transactional offset
+                // commits need the transaction coordinator, not built yet.
+                if !header.is_control() && !header.is_transactional() {
+                    replay_batch(partition, shard, &chunk.slice(range), offset, &mut counts);
+                } else {
+                    counts.skipped += 1;
+                }
+                offset = header.next_offset();
+            }
+        }
+        if offset == start {
+            break;
+        }
+    }
+    if counts.applied + counts.skipped > 0 {
+        info!(partition = %partition.name(), groups = shard.group_ids().count(), applied = counts.applied, skipped = counts.skipped, "loaded group state");
+    }
+}
+
+#[derive(Default)]
+struct LoadCounts {
+    applied: usize,
+    skipped: usize,
+}
+
+fn replay_batch(
+    partition: &Partition,
+    shard: &mut GroupCoordinatorShard,
+    batch: &bytes::Bytes,
+    from_offset: i64,
+    counts: &mut LoadCounts,
+) {
+    let mut buf = batch.clone();
+    let set = match RecordBatchDecoder::decode(&mut buf) {
+        Ok(set) => set,
+        Err(e) => {
+            counts.skipped += 1;
+            warn!(partition = %partition.name(), offset = from_offset, error = %e, "skipping undecodable group batch");
+            return;
+        }
+    };
+    for record in set.records.iter().filter(|r| r.offset >= from_offset) {
+        let Some(key) = &record.key else {
+            counts.skipped += 1;
+            continue;
+        };
+        match shard.replay(key, record.value.as_deref()) {
+            Ok(Replayed::Applied) => counts.applied += 1,
+            Ok(Replayed::Ignored(_)) => counts.skipped += 1,
+            Err(e) => {
+                counts.skipped += 1;
+                warn!(partition = %partition.name(), offset = record.offset, error = %e, "skipping unreadable group record");
+            }
         }
     }
 }

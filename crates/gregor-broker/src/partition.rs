@@ -3,9 +3,15 @@
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 
-use bytes::BytesMut;
-use gregor_log::{AppendError, AppendInfo, Log, LogConfig, LogError, ReadError, ReadResult};
+use bytes::{Bytes, BytesMut};
+use gregor_log::{
+    AppendError, AppendInfo, AppendOrigin, Log, LogConfig, LogError, ReadError, ReadResult,
+};
 use gregor_protocol::batch::split_batches;
+use gregor_protocol::kafka_protocol::indexmap::IndexMap;
+use gregor_protocol::kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use gregor_protocol::record_keys::keyless_record_indexes;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -114,6 +120,25 @@ impl Partition {
         Ok(info)
     }
 
+    /// Appends records the broker writes itself (group coordinator state in
+    /// `__consumer_offsets`) as one uncompressed batch stamped `now_ms`,
+    /// without a producer id, as Kafka's coordinators write them. The log
+    /// skips the checks meant for client batches (`AppendOrigin::Coordinator`)
+    /// and applies its own flush policy.
+    pub fn append_coordinator_records(
+        &self,
+        records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
+        now_ms: i64,
+    ) -> Result<AppendInfo, PartitionError> {
+        let mut batch = encode_coordinator_batch(records, now_ms)?;
+        let epoch = self.leader_epoch();
+        let info = self
+            .with_log(|log| log.append_from(&mut batch, epoch, now_ms, AppendOrigin::Coordinator))?
+            .map_err(PartitionError::Append)?;
+        self.high_watermark.send_replace(info.last_offset + 1);
+        Ok(info)
+    }
+
     /// Reads committed data (below the high watermark) from `offset`.
     pub fn read(
         &self,
@@ -134,6 +159,46 @@ impl Partition {
     pub fn take_log(&self) -> Option<Log> {
         self.log.lock().expect("partition log lock").take()
     }
+}
+
+/// Encodes key/value pairs as one v2 batch. The encoder starts a new batch
+/// whenever `offset - sequence` changes between records, so sequences run
+/// one behind the offsets: one batch, and a base sequence of -1 (none), as
+/// in a batch without a producer id.
+fn encode_coordinator_batch(
+    records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
+    now_ms: i64,
+) -> Result<BytesMut, PartitionError> {
+    let records: Vec<Record> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32 - 1,
+            timestamp: now_ms,
+            key,
+            value,
+            headers: IndexMap::new(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &options).map_err(|e| {
+        PartitionError::Append(AppendError::InvalidRecord(format!(
+            "coordinator records do not encode: {e}"
+        )))
+    })?;
+    Ok(buf)
 }
 
 /// Kafka refuses a batch holding keyless records for a compacted topic,

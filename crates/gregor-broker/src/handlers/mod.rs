@@ -18,10 +18,13 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_log_dirs;
 pub mod fetch;
+pub mod find_coordinator;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_fetch;
 pub mod produce;
 
 /// The versions of one API this broker serves.
@@ -59,6 +62,9 @@ pub const SUPPORTED: &[ApiSupport] = &[
     create_partitions::SUPPORT,
     describe_cluster::SUPPORT,
     incremental_alter_configs::SUPPORT,
+    find_coordinator::SUPPORT,
+    offset_commit::SUPPORT,
+    offset_fetch::SUPPORT,
 ];
 
 pub fn support(key: ApiKey) -> Option<ApiSupport> {
@@ -100,6 +106,9 @@ pub async fn dispatch(
         RequestKind::IncrementalAlterConfigs(r) => {
             incremental_alter_configs::handle(broker, r, v).await.into()
         }
+        RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, ctx, r).into(),
+        RequestKind::OffsetCommit(r) => offset_commit::handle(broker, r, v).into(),
+        RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, r, v).into(),
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     })
