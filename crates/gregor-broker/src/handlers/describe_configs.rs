@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gregor_metadata::configs::{self, ConfigDef, ConfigType, DynamicScope};
+use gregor_metadata::configs::{self, ConfigDef, DynamicScope};
 use gregor_protocol::kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use gregor_protocol::kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
@@ -151,7 +151,7 @@ fn entry(
         .with_config_source(d.source)
         .with_is_sensitive(d.sensitive)
         .with_synonyms(synonyms)
-        .with_config_type(if version >= 3 { type_code(d.def.ty) } else { 0 })
+        .with_config_type(if version >= 3 { d.def.ty.code() } else { 0 })
         .with_documentation(documentation.then(|| text(d.def.doc)))
 }
 
@@ -227,19 +227,4 @@ pub fn describe_broker(broker: &BrokerConfig) -> Vec<Described> {
             }
         })
         .collect()
-}
-
-/// DescribeConfigs v3+ config type codes.
-fn type_code(ty: ConfigType) -> i8 {
-    match ty {
-        ConfigType::Boolean => 1,
-        ConfigType::String => 2,
-        ConfigType::Int => 3,
-        ConfigType::Short => 4,
-        ConfigType::Long => 5,
-        ConfigType::Double => 6,
-        ConfigType::List => 7,
-        ConfigType::Class => 8,
-        ConfigType::Password => 9,
-    }
 }
