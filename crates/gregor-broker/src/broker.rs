@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use gregor_coordinator::classic::ClassicConfig;
 use gregor_coordinator::{
     CoordinatorConfig, CoordinatorRecord, CoordinatorResult, GroupCoordinator,
     GroupCoordinatorShard, Replayed, OFFSETS_TOPIC,
@@ -217,6 +218,12 @@ fn coordinator_config(config: &BrokerConfig) -> CoordinatorConfig {
         offsets_retention_ms: config.offsets_retention_ms,
         offsets_retention_check_interval_ms: config.offsets_retention_check_interval_ms,
         offset_metadata_max_bytes: usize::try_from(config.offset_metadata_max_bytes).unwrap_or(0),
+        classic: ClassicConfig {
+            initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+            min_session_timeout_ms: config.group_min_session_timeout_ms,
+            max_session_timeout_ms: config.group_max_session_timeout_ms,
+            max_size: config.group_max_size,
+        },
     }
 }
 

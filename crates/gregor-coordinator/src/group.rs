@@ -1,16 +1,16 @@
-//! One group's state: its committed offsets and (once group membership is
-//! built) its members and generation.
+//! One group's state: its committed offsets and its classic membership
+//! (members, generation, protocol; see [`crate::classic`]).
 //!
-//! Today every group is what Kafka calls a *simple* group: an empty classic
-//! group without a protocol type, created by the first offset commit of a
-//! consumer that manages its own assignment. The membership fields exist so
-//! that commit validation already has Kafka's shape; JoinGroup/SyncGroup will
-//! fill them.
+//! A group that only ever had offset commits is what Kafka calls a
+//! *simple* group: an Empty classic group without a protocol type, created
+//! by the first offset commit of a consumer that manages its own
+//! assignment.
 
 use std::collections::BTreeMap;
 
 use gregor_protocol::kafka_protocol::ResponseError;
 
+use crate::classic::ClassicGroup;
 use crate::records::OffsetCommitValue;
 
 /// The first OffsetCommit version that answers GROUP_ID_NOT_FOUND (instead of
@@ -20,27 +20,19 @@ const GROUP_ID_NOT_FOUND_MIN_VERSION: i16 = 9;
 /// A committed offset, as the coordinator keeps and returns it.
 pub type OffsetAndMetadata = OffsetCommitValue;
 
-/// A member of a group. Empty until JoinGroup exists.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub member_id: String,
-    /// Static membership (KIP-345).
-    pub group_instance_id: Option<String>,
-}
-
 /// One group. Owned by the shard of its `__consumer_offsets` partition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Group {
-    /// The generation the members agreed on; 0 for a simple group.
-    pub generation_id: i32,
-    pub members: BTreeMap<String, Member>,
+    /// Members, generation and state (JoinGroup/SyncGroup/Heartbeat).
+    pub classic: ClassicGroup,
     /// topic → partition → committed offset.
     pub offsets: BTreeMap<String, BTreeMap<i32, OffsetAndMetadata>>,
 }
 
 impl Group {
+    /// In the Empty state: no members (offsets may remain).
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.classic.is_empty()
     }
 
     pub fn offset(&self, topic: &str, partition: i32) -> Option<&OffsetAndMetadata> {
@@ -56,31 +48,6 @@ impl Group {
 
     pub fn offset_count(&self) -> usize {
         self.offsets.values().map(BTreeMap::len).sum()
-    }
-
-    /// Kafka's classic-group member check: a static member must exist and
-    /// hold `member_id`; a dynamic one must exist.
-    fn validate_member(
-        &self,
-        member_id: &str,
-        group_instance_id: Option<&str>,
-    ) -> Result<(), ResponseError> {
-        if let Some(instance) = group_instance_id {
-            let holder = self
-                .members
-                .values()
-                .find(|m| m.group_instance_id.as_deref() == Some(instance));
-            return match holder {
-                None => Err(ResponseError::UnknownMemberId),
-                Some(m) if m.member_id != member_id => Err(ResponseError::FencedInstanceId),
-                Some(_) => Ok(()),
-            };
-        }
-        if self.members.contains_key(member_id) {
-            Ok(())
-        } else {
-            Err(ResponseError::UnknownMemberId)
-        }
     }
 }
 
@@ -105,35 +72,49 @@ pub fn validate_offset_commit(
     group: Option<&Group>,
     who: Committer<'_>,
 ) -> Result<(), ResponseError> {
-    let Some(group) = group else {
-        return if who.generation_id < 0 {
-            Ok(())
-        } else if who.api_version >= GROUP_ID_NOT_FOUND_MIN_VERSION {
+    match group {
+        Some(group) => group.classic.validate_offset_commit(
+            who.member_id,
+            who.group_instance_id,
+            who.generation_id,
+        ),
+        None if who.generation_id < 0 => Ok(()),
+        None if who.api_version >= GROUP_ID_NOT_FOUND_MIN_VERSION => {
             Err(ResponseError::GroupIdNotFound)
-        } else {
-            Err(ResponseError::IllegalGeneration)
-        };
-    };
-    if who.generation_id < 0 && group.is_empty() {
-        return Ok(());
-    }
-    if who.generation_id >= 0 || !who.member_id.is_empty() || who.group_instance_id.is_some() {
-        group.validate_member(who.member_id, who.group_instance_id)?;
-        if who.generation_id != group.generation_id {
-            return Err(ResponseError::IllegalGeneration);
         }
-        Ok(())
-    } else if !group.is_empty() {
-        // No member id and no generation: only an empty group accepts it.
-        Err(ResponseError::UnknownMemberId)
-    } else {
-        Ok(())
+        None => Err(ResponseError::IllegalGeneration),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classic::{GroupMetadataMember, GroupMetadataValue};
+
+    /// A Stable group of `generation` with one member, as loaded from its record.
+    fn stable_group(generation: i32, member_id: &str, instance: Option<&str>) -> Group {
+        let value = GroupMetadataValue {
+            protocol_type: "consumer".into(),
+            generation,
+            protocol: Some("range".into()),
+            leader: Some(member_id.into()),
+            current_state_timestamp_ms: 0,
+            members: vec![GroupMetadataMember {
+                member_id: member_id.into(),
+                group_instance_id: instance.map(str::to_string),
+                client_id: "c".into(),
+                client_host: "/127.0.0.1".into(),
+                rebalance_timeout_ms: 1000,
+                session_timeout_ms: 1000,
+                subscription: Default::default(),
+                assignment: Default::default(),
+            }],
+        };
+        Group {
+            classic: value.into_group(),
+            ..Group::default()
+        }
+    }
 
     fn who(member_id: &str, generation_id: i32, api_version: i16) -> Committer<'_> {
         Committer {
@@ -180,14 +161,7 @@ mod tests {
             group_instance_id: Some("i"),
             ..who("m", -1, 8)
         };
-        let mut with_member = Group::default();
-        with_member.members.insert(
-            "m".into(),
-            Member {
-                member_id: "m".into(),
-                group_instance_id: None,
-            },
-        );
+        let with_member = stable_group(1, "m", None);
         assert_eq!(
             validate_offset_commit(Some(&with_member), static_member),
             Err(ResponseError::UnknownMemberId)
@@ -196,17 +170,7 @@ mod tests {
 
     #[test]
     fn members_must_name_the_current_generation() {
-        let mut g = Group {
-            generation_id: 4,
-            ..Group::default()
-        };
-        g.members.insert(
-            "m".into(),
-            Member {
-                member_id: "m".into(),
-                group_instance_id: Some("i".into()),
-            },
-        );
+        let g = stable_group(4, "m", Some("i"));
         assert_eq!(validate_offset_commit(Some(&g), who("m", 4, 8)), Ok(()));
         assert_eq!(
             validate_offset_commit(Some(&g), who("m", 3, 8)),

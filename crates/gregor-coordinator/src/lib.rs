@@ -11,10 +11,12 @@
 //! after the caller wrote them, or at start from the log.
 //!
 //! Must not: do I/O, spawn threads or tasks, read the clock, or know about
-//! sockets and logs. Group membership (JoinGroup/SyncGroup/Heartbeat,
-//! KIP-848) and transactional offset commits extend this crate; they are not
-//! built yet, so every group is a member-less "simple" group.
+//! sockets and logs. Classic group membership (JoinGroup/SyncGroup/
+//! Heartbeat/LeaveGroup, [`classic`]) changes in memory as events arrive
+//! and writes its records without replaying them, as Kafka does; KIP-848
+//! groups and transactional offset commits are not built yet.
 
+pub mod classic;
 mod coordinator;
 pub mod error;
 pub mod group;

@@ -7,6 +7,11 @@
 //! calls [`GroupCoordinatorShard::apply`] once the append succeeded) or are
 //! read back from the log at start. So memory never holds a commit the log
 //! does not, and a failed append leaves nothing behind.
+//!
+//! Classic group membership is the exception, as in Kafka: it is soft state
+//! that JoinGroup/SyncGroup/Heartbeat/LeaveGroup and the clock change
+//! directly, and its `GroupMetadataValue` records are written but replayed
+//! only at load (see [`crate::classic`]).
 
 use std::collections::BTreeMap;
 
@@ -24,6 +29,7 @@ use gregor_protocol::kafka_protocol::protocol::StrBytes;
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::debug;
 
+use crate::classic::{ClassicConfig, GroupMetadataValue};
 use crate::error::CoordinatorError;
 use crate::group::{validate_offset_commit, Committer, Group, OffsetAndMetadata};
 use crate::records::{
@@ -49,6 +55,8 @@ pub struct CoordinatorConfig {
     /// `offset.metadata.max.bytes`. Kafka compares it with the metadata
     /// string's Java length (UTF-16 units), and so does this crate.
     pub offset_metadata_max_bytes: usize,
+    /// `group.*` settings of classic group membership.
+    pub classic: ClassicConfig,
 }
 
 impl Default for CoordinatorConfig {
@@ -58,6 +66,7 @@ impl Default for CoordinatorConfig {
             offsets_retention_ms: 7 * 24 * 60 * 60 * 1000,
             offsets_retention_check_interval_ms: 600_000,
             offset_metadata_max_bytes: 4096,
+            classic: ClassicConfig::default(),
         }
     }
 }
@@ -84,8 +93,8 @@ pub enum Replayed {
 #[derive(Debug, Clone)]
 pub struct GroupCoordinatorShard {
     partition: i32,
-    config: CoordinatorConfig,
-    groups: BTreeMap<String, Group>,
+    pub(crate) config: CoordinatorConfig,
+    pub(crate) groups: BTreeMap<String, Group>,
     /// When `take_due_expiry` next looks for expired offsets.
     next_expiry_check_ms: i64,
 }
@@ -306,10 +315,11 @@ impl GroupCoordinatorShard {
                 }
             },
             RecordKey::GroupMetadata { group } => match value {
-                // Decoding members and generation comes with JoinGroup; the
-                // group exists either way.
-                Some(_) => {
-                    self.groups.entry(group).or_default();
+                // Membership records are written, not applied, while the
+                // broker runs (see `ClassicOutput`): this is the load path.
+                Some(v) => {
+                    let loaded = GroupMetadataValue::decode(v)?.into_group();
+                    self.groups.entry(group).or_default().classic = loaded;
                 }
                 None => {
                     self.groups.remove(&group);

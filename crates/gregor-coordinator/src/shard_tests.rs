@@ -24,6 +24,7 @@ fn shard() -> GroupCoordinatorShard {
             offsets_retention_ms: RETENTION_MS,
             offsets_retention_check_interval_ms: 1_000,
             offset_metadata_max_bytes: 10,
+            ..CoordinatorConfig::default()
         },
     )
 }
