@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::tests::{consumer, Harness, Joiner, G, REBALANCE_MS, SESSION_MS};
+use super::tests::{consumer, Harness, G, REBALANCE_MS, SESSION_MS};
 use super::*;
 use crate::records::RecordKey;
 use crate::{CoordinatorConfig, GroupCoordinatorShard, Replayed};
