@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::fetch_session::FetchSessionCache;
+use crate::group_membership::GroupWaiters;
 use crate::log_dir;
 use crate::metadata_store::MetadataStore;
 use crate::partition::{Partition, PartitionError};
@@ -39,6 +40,8 @@ pub struct Broker {
     /// Committed offsets and groups: one shard per `__consumer_offsets`
     /// partition, loaded from those partitions at start.
     pub groups: GroupCoordinator,
+    /// JoinGroup/SyncGroup requests parked in the group coordinator.
+    pub group_waiters: GroupWaiters,
     /// The current block of producer ids: [next, end).
     producer_ids: Mutex<(i64, i64)>,
     log_dir: PathBuf,
@@ -64,6 +67,7 @@ impl Broker {
         Ok(Arc::new(Broker {
             fetch_sessions: FetchSessionCache::new(crate::fetch_session::FETCH_SESSION_SLOTS_MAX),
             groups,
+            group_waiters: GroupWaiters::default(),
             config,
             cluster_id,
             metadata,
@@ -175,7 +179,7 @@ impl Broker {
     /// The partition and locked shard of `group_id`, after writing any
     /// offsets due to expire there: retention runs when a shard is used,
     /// at most once per `offsets.retention.check.interval.ms`.
-    fn group_shard(
+    pub(crate) fn group_shard(
         &self,
         group_id: &str,
     ) -> Result<(Arc<Partition>, MutexGuard<'_, GroupCoordinatorShard>), GroupOpError> {
@@ -202,7 +206,7 @@ impl Broker {
     }
 }
 
-fn write_group_records(
+pub(crate) fn write_group_records(
     partition: &Partition,
     records: &[CoordinatorRecord],
     now: i64,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod fetch_session;
+pub mod group_membership;
 pub mod handlers;
 pub mod log_dir;
 pub mod metadata_store;

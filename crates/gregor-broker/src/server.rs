@@ -14,6 +14,7 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::connection;
 use crate::error::BrokerError;
+use crate::group_membership::GROUP_TICK_INTERVAL_MS;
 
 /// How long in-flight requests get to finish at shutdown.
 const SHUTDOWN_DRAIN_MS: u64 = 5_000;
@@ -128,11 +129,18 @@ async fn accept_loop(
 
 async fn maintenance(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(MAINTENANCE_INTERVAL_MS));
+    let mut group_tick = tokio::time::interval(Duration::from_millis(GROUP_TICK_INTERVAL_MS));
+    group_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || b.replicas.flush_due()).await;
+            }
+            // Group membership timers: sessions, rebalances, initial delays.
+            _ = group_tick.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.tick_groups()).await;
             }
             _ = stop.changed() => break,
         }

@@ -16,16 +16,22 @@ pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod fetch;
 pub mod find_coordinator;
+pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 
 /// The versions of one API this broker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +71,12 @@ pub const SUPPORTED: &[ApiSupport] = &[
     find_coordinator::SUPPORT,
     offset_commit::SUPPORT,
     offset_fetch::SUPPORT,
+    join_group::SUPPORT,
+    sync_group::SUPPORT,
+    heartbeat::SUPPORT,
+    leave_group::SUPPORT,
+    describe_groups::SUPPORT,
+    list_groups::SUPPORT,
 ];
 
 pub fn support(key: ApiKey) -> Option<ApiSupport> {
@@ -109,6 +121,12 @@ pub async fn dispatch(
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, ctx, r).into(),
         RequestKind::OffsetCommit(r) => offset_commit::handle(broker, r, v).into(),
         RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, r, v).into(),
+        RequestKind::JoinGroup(r) => join_group::handle(broker, ctx, r).await.into(),
+        RequestKind::SyncGroup(r) => sync_group::handle(broker, r, v).await.into(),
+        RequestKind::Heartbeat(r) => heartbeat::handle(broker, r, v).into(),
+        RequestKind::LeaveGroup(r) => leave_group::handle(broker, r, v).into(),
+        RequestKind::DescribeGroups(r) => describe_groups::handle(broker, r, v).into(),
+        RequestKind::ListGroups(r) => list_groups::handle(broker, r, v).into(),
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     })

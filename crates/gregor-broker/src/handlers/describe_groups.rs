@@ -1,0 +1,50 @@
+//! DescribeGroups: state, protocol and members (with their metadata and
+//! assignments once Stable) of classic groups.
+
+use std::sync::Arc;
+
+use gregor_protocol::kafka_protocol::messages::describe_groups_response::DescribedGroup;
+use gregor_protocol::kafka_protocol::messages::{
+    ApiKey, DescribeGroupsRequest, DescribeGroupsResponse, GroupId,
+};
+
+use super::metadata::AUTHORIZED_OPERATIONS_OMITTED;
+use super::ApiSupport;
+use crate::broker::Broker;
+use crate::group_membership::group_op_error_code;
+
+pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeGroups, 0, 6);
+
+/// Group operations a client may perform while no authorizer is configured:
+/// READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+const GROUP_OPERATIONS_ALL: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
+
+pub fn handle(
+    broker: &Arc<Broker>,
+    req: DescribeGroupsRequest,
+    version: i16,
+) -> DescribeGroupsResponse {
+    let groups = req
+        .groups
+        .iter()
+        .map(|id| {
+            let id = id.as_str();
+            let described = tokio::task::block_in_place(|| {
+                broker.group_read(id, |shard| shard.describe_groups([id], version))
+            });
+            let mut group = match described {
+                Ok(mut groups) => groups.pop().unwrap_or_default(),
+                Err(e) => DescribedGroup::default()
+                    .with_group_id(GroupId(super::text(id)))
+                    .with_error_code(group_op_error_code(id, &e).code()),
+            };
+            group.authorized_operations = if req.include_authorized_operations {
+                GROUP_OPERATIONS_ALL
+            } else {
+                AUTHORIZED_OPERATIONS_OMITTED
+            };
+            group
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}

@@ -1,0 +1,26 @@
+//! Heartbeat: keeps a member's session alive and tells it to rejoin while
+//! its group rebalances (REBALANCE_IN_PROGRESS).
+
+use std::sync::Arc;
+
+use gregor_coordinator::classic::ClassicOutput;
+use gregor_protocol::kafka_protocol::messages::{ApiKey, HeartbeatRequest, HeartbeatResponse};
+
+use super::ApiSupport;
+use crate::broker::Broker;
+use crate::group_membership::group_op_error_code;
+use crate::time::now_ms;
+
+pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::Heartbeat, 0, 4);
+
+pub fn handle(broker: &Arc<Broker>, req: HeartbeatRequest, _version: i16) -> HeartbeatResponse {
+    let group_id = req.group_id.to_string();
+    let ran = tokio::task::block_in_place(|| {
+        broker.membership_event(&group_id, |shard| {
+            (shard.heartbeat(&req, now_ms()), ClassicOutput::default())
+        })
+    });
+    ran.unwrap_or_else(|e| {
+        HeartbeatResponse::default().with_error_code(group_op_error_code(&group_id, &e).code())
+    })
+}
