@@ -11,7 +11,7 @@ use super::group::{
     JoinTimer, SyncTimer,
 };
 use super::member::{ClassicMember, Protocol};
-use super::record::group_metadata_record;
+use super::record::{group_metadata_record, GroupMetadataValue};
 use super::state::GroupState;
 use super::{ClientInfo, Waiter, NEW_MEMBER_JOIN_TIMEOUT_MS};
 
@@ -372,12 +372,22 @@ impl ClassicGroup {
 
     /// Writes the group's metadata record (members, generation, assignments).
     pub(super) fn persist(&self, ev: &mut Event<'_>) {
-        match group_metadata_record(ev.group_id, self) {
-            Ok(r) => ev.out.records.push(r),
-            // Only ids longer than Kafka's record format allows get here;
-            // the group then lives in memory only, until a restart.
-            Err(e) => warn!(group = ev.group_id, error = %e, "group metadata cannot be stored"),
-        }
+        write_record(&GroupMetadataValue::of(self), ev);
+    }
+
+    /// Writes the record of a group a JoinGroup just created, so that the
+    /// group survives a restart (as an Empty group, as in Kafka).
+    pub(super) fn persist_created(&self, ev: &mut Event<'_>) {
+        write_record(&GroupMetadataValue::created(self), ev);
+    }
+}
+
+fn write_record(value: &GroupMetadataValue, ev: &mut Event<'_>) {
+    match group_metadata_record(ev.group_id, value) {
+        Ok(r) => ev.out.records.push(r),
+        // Only ids longer than Kafka's record format allows get here; the
+        // group then lives in memory only, until a restart.
+        Err(e) => warn!(group = ev.group_id, error = %e, "group metadata cannot be stored"),
     }
 }
 

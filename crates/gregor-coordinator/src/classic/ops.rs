@@ -114,7 +114,7 @@ impl GroupCoordinatorShard {
                 now_ms,
                 out: &mut out,
             };
-            group.classic.persist(&mut ev);
+            group.classic.persist_created(&mut ev);
         }
         out
     }

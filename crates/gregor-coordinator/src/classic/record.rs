@@ -77,6 +77,19 @@ impl GroupMetadataValue {
         }
     }
 
+    /// What Kafka writes for a group a JoinGroup just created, before any
+    /// generation: no type, no protocol, no members.
+    pub fn created(group: &ClassicGroup) -> GroupMetadataValue {
+        GroupMetadataValue {
+            protocol_type: String::new(),
+            generation: 0,
+            protocol: None,
+            leader: None,
+            current_state_timestamp_ms: group.state_timestamp_ms().unwrap_or(-1),
+            members: Vec::new(),
+        }
+    }
+
     /// The group this value describes, as Kafka loads it: Stable with its
     /// members (each supporting just the group's protocol), or Empty.
     pub fn into_group(self) -> ClassicGroup {
@@ -182,17 +195,17 @@ impl GroupMetadataValue {
     }
 }
 
-/// The record that stores `group` as it stands now.
+/// The record that stores `value` for `group_id`.
 pub(super) fn group_metadata_record(
     group_id: &str,
-    group: &ClassicGroup,
+    value: &GroupMetadataValue,
 ) -> Result<CoordinatorRecord, CoordinatorError> {
     let key = RecordKey::GroupMetadata {
         group: group_id.to_string(),
     };
     Ok(CoordinatorRecord {
         key: key.encode()?,
-        value: Some(GroupMetadataValue::of(group).encode()?),
+        value: Some(value.encode()?),
     })
 }
 

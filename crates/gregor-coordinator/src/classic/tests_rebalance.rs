@@ -402,3 +402,22 @@ fn a_rejoin_with_the_same_metadata_while_completing_gets_the_same_answer() {
     assert_eq!(h.joined(again).unwrap(), &first);
     assert_eq!(h.group().state(), GroupState::CompletingRebalance);
 }
+
+#[test]
+fn a_new_group_is_written_empty_before_its_first_generation() {
+    let mut h = Harness::new();
+    // A v3 member is added at once and parked; the join phase is not over.
+    h.join(&super::tests::Joiner {
+        version: 3,
+        ..consumer("")
+    });
+    assert_eq!(h.records.len(), 1);
+    let v = GroupMetadataValue::decode(h.records[0].value.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        (v.protocol_type.as_str(), v.generation, v.members.len()),
+        ("", 0, 0)
+    );
+    let shard = reload(&h.records);
+    let g = &shard.group(G).unwrap().classic;
+    assert_eq!((g.state(), g.num_members()), (GroupState::Empty, 0));
+}
