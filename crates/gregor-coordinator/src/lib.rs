@@ -18,12 +18,14 @@
 
 pub mod classic;
 mod coordinator;
+mod delete;
 pub mod error;
 pub mod group;
 pub mod records;
 mod shard;
 
 pub use coordinator::{java_string_hash, partition_for, GroupCoordinator};
+pub use delete::{decode_subscription_topics, subscribed_topics};
 pub use error::CoordinatorError;
 pub use group::{Group, OffsetAndMetadata};
 pub use records::CoordinatorRecord;
