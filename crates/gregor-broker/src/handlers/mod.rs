@@ -12,6 +12,7 @@ use crate::broker::Broker;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
@@ -29,6 +30,7 @@ pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
+pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
@@ -77,6 +79,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     leave_group::SUPPORT,
     describe_groups::SUPPORT,
     list_groups::SUPPORT,
+    delete_groups::SUPPORT,
+    offset_delete::SUPPORT,
 ];
 
 pub fn support(key: ApiKey) -> Option<ApiSupport> {
@@ -127,6 +131,8 @@ pub async fn dispatch(
         RequestKind::LeaveGroup(r) => leave_group::handle(broker, r, v).into(),
         RequestKind::DescribeGroups(r) => describe_groups::handle(broker, r, v).into(),
         RequestKind::ListGroups(r) => list_groups::handle(broker, r, v).into(),
+        RequestKind::DeleteGroups(r) => delete_groups::handle(broker, r, v).into(),
+        RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     })
