@@ -10,7 +10,8 @@
 #   1. Rust tests (cargo nextest if installed, else cargo test), release
 #   2. Python client tests (pytest tests/python: kafka-python,
 #      confluent-kafka, kcat) against target/release/gregor
-#   3. librdkafka 2.12.1's integration tests, core list
+#   3. librdkafka 2.12.1's integration tests: the core list, and the
+#      consumer-group list with the classic protocol
 #      (scripts/compat/run-core.sh; first run builds them, ~10 min)
 # and ends with a summary and the line 'N passed, N failed' over all three.
 # Exit status is non-zero if anything failed. Idempotent.
@@ -119,21 +120,30 @@ elif ((!py_ok)); then
     record python 0 1 "venv setup failed"
 fi
 
-# ---- 4. librdkafka core list ------------------------------------------------
-if [[ "${SKIP_LIBRDKAFKA:-0}" == 1 ]]; then
-    SUMMARY+=("librdkafka   skipped (SKIP_LIBRDKAFKA=1)")
-elif ((build_ok)); then
-    say "librdkafka 2.12.1 core list"
-    OUT="$ROOT/target/librdkafka-results" RUN_BUDGET_S="${LIBRDKAFKA_BUDGET_S:-900}" TEST_TIMEOUT=120 \
-        scripts/compat/run-core.sh 2>&1 | tee "$LOGDIR/librdkafka.log"
-    rc=${PIPESTATUS[0]}
-    last="$(grep -E '^librdkafka: [0-9]+ passed' "$LOGDIR/librdkafka.log" | tail -1)"
+# ---- 4. librdkafka lists ---------------------------------------------------
+# Each list runs against its own fresh broker. NAME LIST [group protocol]
+run_librdkafka_list() {
+    local name=$1 list=$2 protocol=${3:-classic}
+    say "librdkafka 2.12.1: $name"
+    OUT="$ROOT/target/librdkafka-results/$name" RUN_BUDGET_S="${LIBRDKAFKA_BUDGET_S:-900}" TEST_TIMEOUT=120 \
+        TEST_CONSUMER_GROUP_PROTOCOL="$protocol" \
+        scripts/compat/run-core.sh "$list" 2>&1 | tee "$LOGDIR/librdkafka-$name.log"
+    local rc=${PIPESTATUS[0]}
+    local last p f
+    last="$(grep -E '^librdkafka: [0-9]+ passed' "$LOGDIR/librdkafka-$name.log" | tail -1)"
     p=$(sed -E 's/^librdkafka: ([0-9]+) passed.*/\1/' <<<"$last")
     f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$last")
     [[ "$p" =~ ^[0-9]+$ ]] || p=0
     [[ "$f" =~ ^[0-9]+$ ]] || f=0
     if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; fi
-    record librdkafka "$p" "$f" "(per test: target/librdkafka-results/results.csv)"
+    record "rdk-$name" "$p" "$f" "(per test: target/librdkafka-results/$name/results.csv)"
+}
+if [[ "${SKIP_LIBRDKAFKA:-0}" == 1 ]]; then
+    SUMMARY+=("librdkafka   skipped (SKIP_LIBRDKAFKA=1)")
+elif ((build_ok)); then
+    LISTS="$ROOT/scripts/compat/librdkafka/lists"
+    run_librdkafka_list core "$LISTS/core.txt"
+    run_librdkafka_list groups-classic "$LISTS/groups.txt" classic
 fi
 
 say "summary ($(($(date +%s) - T0)) s; logs in target/test-logs)"
