@@ -1,4 +1,4 @@
-//! The operator CLI: `gregor topics | produce | consume | offsets`, for
+//! The operator CLI: `gregor topics | produce | consume | offsets | groups`, for
 //! people who know Kafka's shell tools (kafka-topics.sh,
 //! kafka-console-producer.sh, kafka-console-consumer.sh,
 //! kafka-get-offsets.sh). Same flags where they make sense, same output
@@ -20,6 +20,7 @@ mod config;
 mod consume;
 mod errors;
 mod formatter;
+mod groups;
 mod line_reader;
 mod native;
 mod offsets;
@@ -33,6 +34,7 @@ use std::process::ExitCode;
 
 pub use consume::ConsumeArgs;
 pub use errors::CliError;
+pub use groups::GroupsCommand;
 pub use offsets::OffsetsArgs;
 pub use produce::ProduceArgs;
 pub use topics::TopicsCommand;
@@ -51,6 +53,9 @@ pub enum ClientCommand {
     Consume(ConsumeArgs),
     /// Print partition offsets at a point in time (like kafka-get-offsets.sh).
     Offsets(OffsetsArgs),
+    /// List, describe, reset and delete consumer groups (like kafka-consumer-groups.sh).
+    #[command(subcommand)]
+    Groups(GroupsCommand),
 }
 
 /// Exit status after Ctrl-C, as a shell reports for SIGINT.
@@ -86,6 +91,7 @@ fn execute(cmd: ClientCommand) -> Result<ExitCode, CliError> {
             }
         }
         ClientCommand::Offsets(args) => offsets::run(args, &mut out)?,
+        ClientCommand::Groups(cmd) => runtime.block_on(groups::run(cmd, &mut out))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,8 @@
 //! - ListOffsets (`offsets.rs`), which `gregor offsets` uses like
 //!   kafka-get-offsets.sh uses `Admin.listOffsets`: one batched request, and
 //!   the max-timestamp spec (-3) that `offsets_for_times` cannot express;
+//! - DeleteConsumerGroupOffsets (`groups.rs`), for `gregor groups
+//!   delete-offsets`;
 //!
 //! and reads the reason a connection failed from the client's event queue,
 //! which rdkafka only serves while a consumer or producer is being polled.
@@ -15,6 +17,7 @@
 //! Every librdkafka object is owned by a guard that destroys it, and every
 //! wait is bounded by the request timeout.
 
+mod groups;
 mod offsets;
 mod topics;
 
@@ -28,6 +31,7 @@ use rdkafka::client::Client;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
+pub use groups::{delete_group_offsets, list_groups, GroupDescription};
 pub use offsets::{list_offsets, OffsetSpec};
 pub use topics::{
     create_partitions, create_topic, delete_topic, topic_ids, NewTopicSpec, TopicOutcome,
