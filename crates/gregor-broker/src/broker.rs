@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use gregor_coordinator::classic::ClassicConfig;
+use gregor_coordinator::consumer::ConsumerConfig;
 use gregor_coordinator::{
     CoordinatorConfig, CoordinatorRecord, CoordinatorResult, GroupCoordinator,
     GroupCoordinatorShard, Replayed, OFFSETS_TOPIC,
@@ -227,6 +228,11 @@ fn coordinator_config(config: &BrokerConfig) -> CoordinatorConfig {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
             max_session_timeout_ms: config.group_max_session_timeout_ms,
             max_size: config.group_max_size,
+        },
+        consumer: ConsumerConfig {
+            session_timeout_ms: config.group_consumer_session_timeout_ms,
+            heartbeat_interval_ms: config.group_consumer_heartbeat_interval_ms,
+            ..ConsumerConfig::default()
         },
     }
 }

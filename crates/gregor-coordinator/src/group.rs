@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use gregor_protocol::kafka_protocol::ResponseError;
 
 use crate::classic::ClassicGroup;
+use crate::consumer::ConsumerGroup;
 use crate::records::OffsetCommitValue;
 
 /// The first OffsetCommit version that answers GROUP_ID_NOT_FOUND (instead of
@@ -25,6 +26,8 @@ pub type OffsetAndMetadata = OffsetCommitValue;
 pub struct Group {
     /// Members, generation and state (JoinGroup/SyncGroup/Heartbeat).
     pub classic: ClassicGroup,
+    /// Set when this is a KIP-848 consumer group (then `classic` is empty).
+    pub consumer: Option<ConsumerGroup>,
     /// topic → partition → committed offset.
     pub offsets: BTreeMap<String, BTreeMap<i32, OffsetAndMetadata>>,
 }
@@ -32,7 +35,7 @@ pub struct Group {
 impl Group {
     /// In the Empty state: no members (offsets may remain).
     pub fn is_empty(&self) -> bool {
-        self.classic.is_empty()
+        self.classic.is_empty() && self.consumer.as_ref().is_none_or(ConsumerGroup::is_empty)
     }
 
     pub fn offset(&self, topic: &str, partition: i32) -> Option<&OffsetAndMetadata> {
@@ -73,6 +76,10 @@ pub fn validate_offset_commit(
     who: Committer<'_>,
 ) -> Result<(), ResponseError> {
     match group {
+        Some(Group {
+            consumer: Some(consumer),
+            ..
+        }) => consumer.validate_offset_commit(who.member_id, who.generation_id),
         Some(group) => group.classic.validate_offset_commit(
             who.member_id,
             who.group_instance_id,

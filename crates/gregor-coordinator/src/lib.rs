@@ -14,9 +14,11 @@
 //! sockets and logs. Classic group membership (JoinGroup/SyncGroup/
 //! Heartbeat/LeaveGroup, [`classic`]) changes in memory as events arrive
 //! and writes its records without replaying them, as Kafka does; KIP-848
-//! groups and transactional offset commits are not built yet.
+//! consumer groups ([`consumer`]) keep their state in memory only;
+//! transactional offset commits are not built yet.
 
 pub mod classic;
+pub mod consumer;
 mod coordinator;
 mod delete;
 pub mod error;

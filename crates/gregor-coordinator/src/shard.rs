@@ -30,6 +30,7 @@ use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::debug;
 
 use crate::classic::{ClassicConfig, GroupMetadataValue};
+use crate::consumer::ConsumerConfig;
 use crate::error::CoordinatorError;
 use crate::group::{validate_offset_commit, Committer, Group, OffsetAndMetadata};
 use crate::records::{
@@ -57,6 +58,8 @@ pub struct CoordinatorConfig {
     pub offset_metadata_max_bytes: usize,
     /// `group.*` settings of classic group membership.
     pub classic: ClassicConfig,
+    /// `group.consumer.*` settings of KIP-848 consumer groups.
+    pub consumer: ConsumerConfig,
 }
 
 impl Default for CoordinatorConfig {
@@ -67,6 +70,7 @@ impl Default for CoordinatorConfig {
             offsets_retention_check_interval_ms: 600_000,
             offset_metadata_max_bytes: 4096,
             classic: ClassicConfig::default(),
+            consumer: ConsumerConfig::default(),
         }
     }
 }
@@ -205,6 +209,17 @@ impl GroupCoordinatorShard {
         _require_stable: bool,
     ) -> OffsetFetchResponseGroup {
         let group = self.groups.get(req.group_id.as_str());
+        // A consumer-protocol member (v9+) reads only as a current member.
+        if let (Some(consumer), Some(member_id)) = (
+            group.and_then(|g| g.consumer.as_ref()),
+            req.member_id.as_ref().filter(|_| req.member_epoch >= 0),
+        ) {
+            if let Err(code) = consumer.validate_offset_fetch(member_id, req.member_epoch) {
+                return OffsetFetchResponseGroup::default()
+                    .with_group_id(req.group_id.clone())
+                    .with_error_code(code.code());
+            }
+        }
         let topics = match &req.topics {
             Some(topics) => topics
                 .iter()

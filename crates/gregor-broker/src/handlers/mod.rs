@@ -10,6 +10,8 @@ use gregor_protocol::kafka_protocol::messages::{ApiKey, RequestKind, ResponseKin
 use crate::broker::Broker;
 
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -79,6 +81,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     leave_group::SUPPORT,
     describe_groups::SUPPORT,
     list_groups::SUPPORT,
+    consumer_group_heartbeat::SUPPORT,
+    consumer_group_describe::SUPPORT,
     delete_groups::SUPPORT,
     offset_delete::SUPPORT,
 ];
@@ -131,6 +135,12 @@ pub async fn dispatch(
         RequestKind::LeaveGroup(r) => leave_group::handle(broker, r, v).into(),
         RequestKind::DescribeGroups(r) => describe_groups::handle(broker, r, v).into(),
         RequestKind::ListGroups(r) => list_groups::handle(broker, r, v).into(),
+        RequestKind::ConsumerGroupHeartbeat(r) => {
+            consumer_group_heartbeat::handle(broker, ctx, r).into()
+        }
+        RequestKind::ConsumerGroupDescribe(r) => {
+            consumer_group_describe::handle(broker, r, v).into()
+        }
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, r, v).into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),
         // `support()` admitted only the APIs listed above.

@@ -18,6 +18,7 @@ use super::member::Protocol;
 use super::state::GroupState;
 use super::sync::{Leaver, SyncRequest};
 use super::{ClassicOutput, ClientInfo, Waiter};
+use crate::consumer::CONSUMER_GROUP_TYPE;
 use crate::group::Group;
 use crate::shard::GroupCoordinatorShard;
 
@@ -65,6 +66,19 @@ impl GroupCoordinatorShard {
             let e = join_error(ResponseError::InvalidSessionTimeout, member_id);
             answer_join(waiter, e, &mut out);
             return out;
+        }
+        if let Some(g) = self.groups.get_mut(group_id) {
+            match &g.consumer {
+                // Kafka's online downgrade of a live consumer group is not built.
+                Some(c) if !c.is_empty() => {
+                    let e = join_error(ResponseError::InconsistentGroupProtocol, member_id);
+                    answer_join(waiter, e, &mut out);
+                    return out;
+                }
+                // An empty consumer group becomes a classic group.
+                Some(_) => g.consumer = None,
+                None => {}
+            }
         }
         let is_new_group = !self.groups.contains_key(group_id);
         if is_new_group && !member_id.is_empty() {
@@ -265,24 +279,34 @@ impl GroupCoordinatorShard {
     /// (v5+) filter case-insensitively; empty filters match everything.
     pub fn list_groups(&self, states: &[&str], types: &[&str]) -> Vec<ListedGroup> {
         let states: Vec<String> = states.iter().map(|s| s.trim().to_lowercase()).collect();
-        let classic_listed = types.is_empty()
-            || types
-                .iter()
-                .any(|t| t.trim().eq_ignore_ascii_case(CLASSIC_GROUP_TYPE));
-        if !classic_listed {
-            return Vec::new();
-        }
+        let listed = |kind: &str| {
+            types.is_empty() || types.iter().any(|t| t.trim().eq_ignore_ascii_case(kind))
+        };
         self.groups
             .iter()
-            .filter(|(_, g)| {
-                states.is_empty() || states.contains(&g.classic.state().name().to_lowercase())
+            .map(|(id, g)| match &g.consumer {
+                Some(c) => (
+                    id,
+                    CONSUMER_GROUP_TYPE,
+                    CONSUMER_GROUP_TYPE,
+                    c.state().name(),
+                ),
+                None => (
+                    id,
+                    CLASSIC_GROUP_TYPE,
+                    g.classic.protocol_type().unwrap_or_default(),
+                    g.classic.state().name(),
+                ),
             })
-            .map(|(id, g)| {
+            .filter(|(_, kind, _, state)| {
+                listed(kind) && (states.is_empty() || states.contains(&state.to_lowercase()))
+            })
+            .map(|(id, kind, protocol_type, state)| {
                 ListedGroup::default()
                     .with_group_id(GroupId(text(id)))
-                    .with_protocol_type(text(g.classic.protocol_type().unwrap_or_default()))
-                    .with_group_state(text(g.classic.state().name()))
-                    .with_group_type(text(CLASSIC_GROUP_TYPE))
+                    .with_protocol_type(text(protocol_type))
+                    .with_group_state(text(state))
+                    .with_group_type(text(kind))
             })
             .collect()
     }
@@ -290,6 +314,7 @@ impl GroupCoordinatorShard {
     /// Fires every membership timer due at `now_ms`: expired sessions,
     /// ended join phases, missed SyncGroups.
     pub fn tick(&mut self, now_ms: i64) -> ClassicOutput {
+        self.tick_consumer_groups(now_ms);
         let mut out = ClassicOutput::default();
         let config = self.config.classic;
         for (group_id, group) in &mut self.groups {
@@ -313,6 +338,9 @@ impl GroupCoordinatorShard {
 
 /// One group as DescribeGroups shows it: member metadata only when Stable.
 fn describe(id: &str, group: &Group) -> DescribedGroup {
+    if let Some(c) = &group.consumer {
+        return crate::consumer::describe_as_classic(id, c);
+    }
     let g = &group.classic;
     let protocol = (g.state() == GroupState::Stable).then(|| g.protocol_name().unwrap_or_default());
     let members = g

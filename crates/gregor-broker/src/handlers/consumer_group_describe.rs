@@ -1,0 +1,52 @@
+//! ConsumerGroupDescribe (KIP-848): state, epochs, assignor and members
+//! (with current and target assignments) of consumer groups.
+
+use std::sync::Arc;
+
+use gregor_protocol::kafka_protocol::messages::consumer_group_describe_response::DescribedGroup;
+use gregor_protocol::kafka_protocol::messages::{
+    ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, GroupId,
+};
+
+use super::consumer_group_heartbeat::topics_snapshot;
+use super::metadata::AUTHORIZED_OPERATIONS_OMITTED;
+use super::ApiSupport;
+use crate::broker::Broker;
+use crate::group_membership::group_op_error_code;
+
+pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::ConsumerGroupDescribe, 0, 1);
+
+/// Group operations a client may perform while no authorizer is configured:
+/// READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+const GROUP_OPERATIONS_ALL: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
+
+pub fn handle(
+    broker: &Arc<Broker>,
+    req: ConsumerGroupDescribeRequest,
+    _version: i16,
+) -> ConsumerGroupDescribeResponse {
+    let topics = topics_snapshot(broker);
+    let groups = req
+        .group_ids
+        .iter()
+        .map(|id| {
+            let id = id.as_str();
+            let described = tokio::task::block_in_place(|| {
+                broker.group_read(id, |shard| shard.consumer_group_describe([id], &topics))
+            });
+            let mut group = match described {
+                Ok(mut groups) => groups.pop().unwrap_or_default(),
+                Err(e) => DescribedGroup::default()
+                    .with_group_id(GroupId(super::text(id)))
+                    .with_error_code(group_op_error_code(id, &e).code()),
+            };
+            group.authorized_operations = if req.include_authorized_operations {
+                GROUP_OPERATIONS_ALL
+            } else {
+                AUTHORIZED_OPERATIONS_OMITTED
+            };
+            group
+        })
+        .collect();
+    ConsumerGroupDescribeResponse::default().with_groups(groups)
+}
