@@ -418,6 +418,9 @@ pub fn sentence(code: RDKafkaErrorCode, subject: Subject<'_>) -> String {
         }
         E::GroupIdNotFound => format!("{} does not exist.", capitalize(&it.to_string())),
         E::NonEmptyGroup => format!("{} still has active members.", capitalize(&it.to_string())),
+        E::GroupSubscribedToTopic => {
+            format!("An active member of the group is subscribed to {it}, so its offsets are kept.")
+        }
         E::InvalidGroupId => "The consumer group id is not valid.".to_string(),
         E::SaslAuthenticationFailed | E::Authentication => {
             "Authentication failed: check security.protocol, sasl.mechanism and the \
