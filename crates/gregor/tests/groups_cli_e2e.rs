@@ -221,6 +221,12 @@ fn describe_reset_and_delete_a_group() {
         "{err}"
     );
 
+    // Offsets of a topic the live member subscribes to are kept.
+    let t0 = format!("{TOPIC}:0");
+    let err = fails(&bs, &["delete-offsets", "--group", GROUP, "--topic", &t0]);
+    assert!(err.contains("GROUP_SUBSCRIBED_TO_TOPIC"), "{err}");
+    assert_eq!(describe(&bs)[&0].current, committed[&0].to_string());
+
     consumer.unsubscribe();
     drop(consumer);
     wait_for_state(&bs, "Empty");
@@ -241,6 +247,16 @@ fn describe_reset_and_delete_a_group() {
     assert_eq!(planned.len(), 1 + PARTITIONS as usize);
     assert!(planned[1..].iter().all(|r| r[3] == "0"), "{plan}");
     assert_eq!(describe(&bs), empty);
+    let future = ["--to-datetime", "2999-01-01T00:00:00.000", "--dry-run"];
+    let reset_all = ["reset-offsets", "--group", GROUP, "--all-topics"];
+    let plan = ok(&bs, &[&reset_all[..], &future[..]].concat());
+    let ends: Vec<String> = plan
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().nth(3).unwrap_or("").to_string())
+        .collect();
+    let want: Vec<String> = (0..PARTITIONS).map(|p| log_end(p).to_string()).collect();
+    assert_eq!(ends, want, "{plan}");
 
     ok(&bs, &[&reset[..], &["--execute"]].concat());
     for (p, row) in describe(&bs) {
