@@ -62,3 +62,127 @@ pub fn handle(
     }));
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    //! OffsetDelete and DeleteGroups against a real broker state in a
+    //! temporary directory: tombstones are written, applied, and survive a
+    //! restart; every response encodes at its versions.
+    use gregor_protocol::kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use gregor_protocol::kafka_protocol::messages::offset_delete_request::{
+        OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    use gregor_protocol::kafka_protocol::messages::{
+        DeleteGroupsRequest, GroupId, OffsetCommitRequest, TopicName,
+    };
+    use gregor_protocol::kafka_protocol::protocol::{Encodable, StrBytes};
+
+    use super::*;
+    use crate::config::BrokerConfig;
+    use crate::handlers::{delete_groups, find_coordinator, metadata, offset_commit};
+
+    fn open(dir: &std::path::Path) -> Arc<Broker> {
+        let overrides = vec![
+            format!("log.dirs={}", dir.display()),
+            "offsets.topic.num.partitions=3".to_string(),
+            "num.partitions=2".to_string(),
+        ];
+        let (config, _) = BrokerConfig::load(None, &[], &overrides).expect("config");
+        Broker::open(config).expect("broker opens")
+    }
+
+    fn s(v: &str) -> StrBytes {
+        StrBytes::from_string(v.to_string())
+    }
+
+    fn encodes<M: Encodable>(m: &M, version: i16) {
+        let mut buf = bytes::BytesMut::new();
+        m.encode(&mut buf, version)
+            .unwrap_or_else(|e| panic!("v{version} does not encode: {e}"));
+    }
+
+    fn commit(broker: &Arc<Broker>, group: &str, partitions: &[i32]) {
+        let topic = OffsetCommitRequestTopic::default()
+            .with_name(TopicName(s("t")))
+            .with_partitions(
+                partitions
+                    .iter()
+                    .map(|p| {
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(*p)
+                            .with_committed_offset(7)
+                    })
+                    .collect(),
+            );
+        let req = OffsetCommitRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_topics(vec![topic]);
+        let resp = offset_commit::handle(broker, req, 8);
+        assert!(resp.topics[0].partitions.iter().all(|p| p.error_code == 0));
+    }
+
+    fn committed(broker: &Broker, group: &str) -> Vec<i32> {
+        broker
+            .group_read(group, |shard| {
+                shard
+                    .group(group)
+                    .map_or_else(Vec::new, |g| g.all_offsets().map(|(_, p, _)| p).collect())
+            })
+            .expect("coordinator")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn offsets_and_groups_are_deleted_and_stay_deleted_after_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open(dir.path());
+        metadata::auto_create_topic(&broker, "t").expect("topic t");
+        find_coordinator::ensure_offsets_topic(&broker).expect("offsets topic");
+        commit(&broker, "g", &[0, 1]);
+        commit(&broker, "h", &[0]);
+
+        let part = |p| OffsetDeleteRequestPartition::default().with_partition_index(p);
+        let req = OffsetDeleteRequest::default()
+            .with_group_id(GroupId(s("g")))
+            .with_topics(vec![
+                OffsetDeleteRequestTopic::default()
+                    .with_name(TopicName(s("t")))
+                    .with_partitions(vec![part(0)]),
+                OffsetDeleteRequestTopic::default()
+                    .with_name(TopicName(s("nope")))
+                    .with_partitions(vec![part(0)]),
+            ]);
+        let resp = handle(&broker, req, 0);
+        encodes(&resp, 0);
+        let codes: Vec<(String, i16)> = resp
+            .topics
+            .iter()
+            .map(|t| (t.name.to_string(), t.partitions[0].error_code))
+            .collect();
+        let unknown = ResponseError::UnknownTopicOrPartition.code();
+        assert_eq!(codes, vec![("t".into(), 0), ("nope".into(), unknown)]);
+        assert_eq!(committed(&broker, "g"), vec![1]);
+
+        let missing = OffsetDeleteRequest::default().with_group_id(GroupId(s("none")));
+        let resp = handle(&broker, missing, 0);
+        assert_eq!(resp.error_code, ResponseError::GroupIdNotFound.code());
+
+        let del = DeleteGroupsRequest::default()
+            .with_groups_names(vec![GroupId(s("g")), GroupId(s("none"))]);
+        let resp = delete_groups::handle(&broker, del, 2);
+        for v in delete_groups::SUPPORT.min..=delete_groups::SUPPORT.max {
+            encodes(&resp, v);
+        }
+        let codes: Vec<i16> = resp.results.iter().map(|r| r.error_code).collect();
+        assert_eq!(codes, vec![0, ResponseError::GroupIdNotFound.code()]);
+        assert!(committed(&broker, "g").is_empty());
+
+        drop(broker);
+        let reopened = open(dir.path());
+        assert!(reopened
+            .group_read("g", |shard| shard.group("g").is_none())
+            .expect("coordinator"));
+        assert_eq!(committed(&reopened, "h"), vec![0]);
+    }
+}
