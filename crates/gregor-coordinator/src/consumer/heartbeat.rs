@@ -287,12 +287,30 @@ fn admit(
         let other = group
             .members
             .values()
-            .any(|m| m.member_id != member_id && m.instance_id.as_deref() == Some(instance));
-        if other {
-            return Err((
-                ResponseError::UnreleasedInstanceId,
-                format!("Static member with instance id {instance} is still in the group."),
-            ));
+            .find(|m| m.member_id != member_id && m.instance_id.as_deref() == Some(instance))
+            .map(|m| (m.member_id.clone(), m.member_epoch));
+        match other {
+            Some((_, epoch)) if epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH => {
+                return Err((
+                    ResponseError::UnreleasedInstanceId,
+                    format!("Static member with instance id {instance} is still in the group."),
+                ));
+            }
+            // A static member that left with -2 comes back under a new
+            // member id: it takes over its predecessor's assignment and
+            // epoch, and the group does not rebalance.
+            Some((old_id, _)) => {
+                let mut m = group.members.remove(&old_id).expect("found above");
+                m.member_id = member_id.to_string();
+                m.member_epoch = m.previous_member_epoch;
+                m.session_deadline_ms = now_ms;
+                group.members.insert(member_id.to_string(), m);
+                if let Some(t) = group.target.remove(&old_id) {
+                    group.target.insert(member_id.to_string(), t);
+                }
+                return Ok(false);
+            }
+            None => {}
         }
     }
     if let Some(m) = group.members.get_mut(member_id) {
@@ -416,11 +434,18 @@ fn leave(
                 ),
             )
         })?;
-    group.remove_member(&member_id);
-    group.update_target(group_id, topics);
     let epoch = if req.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH {
+        // A static member leaves for now: it keeps its partitions until it
+        // rejoins under its instance id or its session expires.
+        let m = group.members.get_mut(&member_id).expect("found above");
+        if m.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH {
+            m.previous_member_epoch = m.member_epoch;
+            m.member_epoch = LEAVE_GROUP_STATIC_MEMBER_EPOCH;
+        }
         LEAVE_GROUP_STATIC_MEMBER_EPOCH
     } else {
+        group.remove_member(&member_id);
+        group.update_target(group_id, topics);
         LEAVE_GROUP_MEMBER_EPOCH
     };
     Ok(ConsumerGroupHeartbeatResponse::default()

@@ -411,3 +411,44 @@ fn an_empty_consumer_group_is_listed_with_its_type_and_state() {
     assert_eq!(listed[0].group_state.as_str(), "Empty");
     assert!(h.shard.list_groups(&[], &["classic"]).is_empty());
 }
+
+#[test]
+fn a_static_member_that_left_for_now_comes_back_to_its_partitions() {
+    let mut h = Harness::new(&[("t", 4)]);
+    let mut clients: Vec<Client> = ["a", "b"].iter().map(|m| h.client(m, &["t"])).collect();
+    let with_instance =
+        |h: &Harness, c: &Client, i: &str| h.request(c).with_instance_id(Some(text(i)));
+    for (c, i) in clients.iter_mut().zip(["ia", "ib"]) {
+        let req = with_instance(&h, c, i);
+        let resp = h.send(&req);
+        c.epoch = resp.member_epoch;
+    }
+    h.converge(&mut clients);
+    let epoch = h.group().group_epoch;
+    let b_owned = clients[1].owned.clone();
+
+    let leave = with_instance(&h, &clients[1], "ib").with_member_epoch(-2);
+    assert_eq!(h.send(&leave).member_epoch, -2);
+    // Another member may not take the instance id while it is in use.
+    let thief = h.client("a2", &["t"]);
+    let steal = with_instance(&h, &thief, "ia");
+    assert_eq!(
+        h.send(&steal).error_code,
+        ResponseError::UnreleasedInstanceId.code()
+    );
+    // b restarts under a new member id with the same instance id.
+    let mut b2 = h.client("b2", &["t"]);
+    let rejoin = with_instance(&h, &b2, "ib");
+    let resp = h.send(&rejoin);
+    assert_eq!(resp.error_code, 0, "{:?}", resp.error_message);
+    b2.epoch = resp.member_epoch;
+    let got: BTreeSet<i32> = resp.assignment.expect("assignment").topic_partitions[0]
+        .partitions
+        .iter()
+        .copied()
+        .collect();
+    let had: BTreeSet<i32> = b_owned.iter().map(|(_, p)| *p).collect();
+    assert_eq!(got, had);
+    assert_eq!(h.group().group_epoch, epoch, "no rebalance");
+    assert!(!h.group().members.contains_key("b"));
+}
