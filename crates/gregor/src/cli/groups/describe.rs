@@ -45,7 +45,7 @@ pub fn run(args: DescribeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let admin = Admin::connect(&args.conn)?;
     admin.check_reachable()?;
     for group in &args.group {
-        let desc = describe_group(&admin, group)?;
+        let desc = existing_group(&admin, group)?;
         let io = |e| CliError::io("could not write to stdout", e);
         writeln!(out).map_err(io)?;
         if args.state {
@@ -59,29 +59,29 @@ pub fn run(args: DescribeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The group as DescribeGroups reports it; GROUP_ID_NOT_FOUND if it is Dead.
-pub fn describe_group(admin: &Admin, group: &str) -> Result<GroupDescription, CliError> {
-    let found = native::list_groups(admin.client.inner(), Some(group), admin.conn.timeout)
-        .map_err(|e| CliError::broker(e.code, Subject::Group(group)))?;
-    let desc = found.into_iter().find(|g| g.name == group).ok_or_else(|| {
-        CliError::broker(RDKafkaErrorCode::GroupIdNotFound, Subject::Group(group))
-    })?;
+/// The group as DescribeGroups reports it; `None` if it does not exist
+/// (GROUP_ID_NOT_FOUND or the Dead state, depending on the version).
+pub fn describe_group(admin: &Admin, group: &str) -> Result<Option<GroupDescription>, CliError> {
+    let found = match native::list_groups(admin.client.inner(), Some(group), admin.conn.timeout) {
+        Ok(found) => found,
+        Err(e) if e.code == RDKafkaErrorCode::GroupIdNotFound => return Ok(None),
+        Err(e) => return Err(CliError::broker(e.code, Subject::Group(group))),
+    };
+    let Some(desc) = found.into_iter().find(|g| g.name == group) else {
+        return Ok(None);
+    };
     match desc.error {
-        Some(code) if code != RDKafkaErrorCode::GroupIdNotFound => {
-            Err(CliError::broker(code, Subject::Group(group)))
-        }
-        _ => Ok(desc),
+        Some(RDKafkaErrorCode::GroupIdNotFound) => Ok(None),
+        Some(code) => Err(CliError::broker(code, Subject::Group(group))),
+        None if desc.state == DEAD => Ok(None),
+        None => Ok(Some(desc)),
     }
 }
 
-fn require_live(desc: &GroupDescription) -> Result<(), CliError> {
-    if desc.state == DEAD || desc.error == Some(RDKafkaErrorCode::GroupIdNotFound) {
-        return Err(CliError::broker(
-            RDKafkaErrorCode::GroupIdNotFound,
-            Subject::Group(&desc.name),
-        ));
-    }
-    Ok(())
+/// The group's description, or GROUP_ID_NOT_FOUND.
+fn existing_group(admin: &Admin, group: &str) -> Result<GroupDescription, CliError> {
+    describe_group(admin, group)?
+        .ok_or_else(|| CliError::broker(RDKafkaErrorCode::GroupIdNotFound, Subject::Group(group)))
 }
 
 /// Each member's assigned partitions, when the group runs the consumer
@@ -180,7 +180,6 @@ fn print_offsets(
     desc: &GroupDescription,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    require_live(desc)?;
     let group = desc.name.as_str();
     let client = admin.client.inner();
     let mut owners: BTreeMap<(String, i32), Owner> = BTreeMap::new();

@@ -190,9 +190,7 @@ fn delete_offsets(args: DeleteOffsetsArgs, out: &mut dyn Write) -> Result<(), Cl
     let partitions = select_partitions(&admin.conn, client, &args.topic)?;
     let results =
         native::delete_group_offsets(client, &args.group, &partitions, admin.conn.timeout)
-            .map_err(|e| {
-                CliError::broker_with_message(e.code, Subject::Group(&args.group), &e.message)
-            })?;
+            .map_err(|e| CliError::broker(e.code, Subject::Group(&args.group)))?;
     let io = |e| CliError::io("could not write to stdout", e);
     writeln!(
         out,

@@ -129,14 +129,13 @@ pub fn run(args: ResetArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let admin = Admin::connect(&args.conn)?;
     admin.check_reachable()?;
     let group = args.group.as_str();
-    let desc = describe_group(&admin, group)?;
-    if desc.state != "Empty" && desc.state != "Dead" {
+    let state = describe_group(&admin, group)?.map_or_else(|| "Dead".to_string(), |d| d.state);
+    if state != "Empty" && state != "Dead" {
         return Err(CliError::Broker {
             code: RDKafkaErrorCode::NonEmptyGroup,
             message: format!(
                 "Assignments can only be reset if the group '{group}' is inactive, but the \
-                 current state is {}.",
-                desc.state
+                 current state is {state}."
             ),
         });
     }
