@@ -67,3 +67,105 @@ pub fn topics_snapshot(broker: &Broker) -> Topics {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    //! Join, describe and leave through the handlers against a real broker
+    //! state, each response encoded at every version served.
+    use std::net::SocketAddr;
+
+    use gregor_protocol::kafka_protocol::messages::{
+        ConsumerGroupDescribeRequest, GroupId, TopicName,
+    };
+    use gregor_protocol::kafka_protocol::protocol::{Encodable, StrBytes};
+    use gregor_protocol::kafka_protocol::ResponseError;
+
+    use super::*;
+    use crate::config::BrokerConfig;
+    use crate::handlers::{consumer_group_describe, find_coordinator, metadata, text};
+
+    fn open(dir: &std::path::Path) -> Arc<Broker> {
+        let overrides = vec![
+            format!("log.dirs={}", dir.display()),
+            "offsets.topic.num.partitions=2".to_string(),
+            "num.partitions=3".to_string(),
+        ];
+        let (config, _) = BrokerConfig::load(None, &[], &overrides).expect("config");
+        Broker::open(config).expect("broker opens")
+    }
+
+    fn ctx(api_version: i16) -> RequestContext {
+        RequestContext {
+            api_version,
+            correlation_id: 1,
+            client_id: "test".into(),
+            peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+            listener: "PLAINTEXT".into(),
+        }
+    }
+
+    fn encodes<M: Encodable>(m: &M, version: i16) {
+        let mut buf = bytes::BytesMut::new();
+        m.encode(&mut buf, version)
+            .unwrap_or_else(|e| panic!("v{version} does not encode: {e}"));
+    }
+
+    fn join(member_id: &str) -> ConsumerGroupHeartbeatRequest {
+        ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(text("g")))
+            .with_member_id(StrBytes::from_string(member_id.to_string()))
+            .with_rebalance_timeout_ms(30_000)
+            .with_subscribed_topic_names(Some(vec![TopicName(text("t"))]))
+            .with_topic_partitions(Some(Vec::new()))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn members_join_are_described_and_leave() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open(dir.path());
+        metadata::auto_create_topic(&broker, "t").expect("topic t");
+        find_coordinator::ensure_offsets_topic(&broker).expect("offsets topic");
+
+        // v0: the broker names the member.
+        let v0 = handle(&broker, &ctx(0), join(""));
+        assert_eq!(v0.error_code, 0, "{:?}", v0.error_message);
+        let id = v0.member_id.clone().expect("member id").to_string();
+        assert!(!id.is_empty());
+        assert_eq!(v0.member_epoch, 1);
+        let parts: usize = v0
+            .assignment
+            .as_ref()
+            .expect("assignment")
+            .topic_partitions
+            .iter()
+            .map(|t| t.partitions.len())
+            .sum();
+        assert_eq!(parts, 3);
+        encodes(&v0, 0);
+        // v1: the client names itself and must.
+        let v1 = handle(&broker, &ctx(1), join("client-chosen-id"));
+        assert_eq!(v1.member_id.as_deref(), Some("client-chosen-id"));
+        encodes(&v1, 1);
+        let nameless = handle(&broker, &ctx(1), join(""));
+        assert_eq!(nameless.error_code, ResponseError::InvalidRequest.code());
+
+        let req = ConsumerGroupDescribeRequest::default()
+            .with_group_ids(vec![GroupId(text("g")), GroupId(text("nope"))]);
+        let described = consumer_group_describe::handle(&broker, req, 1);
+        for v in consumer_group_describe::SUPPORT.min..=consumer_group_describe::SUPPORT.max {
+            encodes(&described, v);
+        }
+        let g = &described.groups[0];
+        assert_eq!((g.error_code, g.group_epoch, g.members.len()), (0, 2, 2));
+        assert_eq!(g.group_state.as_str(), "Reconciling");
+        assert_eq!(g.assignor_name.as_str(), "uniform");
+        assert_eq!(
+            described.groups[1].error_code,
+            ResponseError::GroupIdNotFound.code()
+        );
+
+        let leave = join(&id).with_member_epoch(-1);
+        let left = handle(&broker, &ctx(0), leave);
+        assert_eq!((left.error_code, left.member_epoch), (0, -1));
+    }
+}

@@ -82,8 +82,8 @@ impl ConsumerGroup {
             .map_or(Assignor::DEFAULT, |(a, _)| a)
     }
 
-    /// Bumps the group epoch if the subscribed topics changed since the
-    /// last bump (a topic matching a regex was created, for instance).
+    /// Records the subscribed topics; true if they changed since the last
+    /// call (a topic matching a regex was created, for instance).
     pub fn refresh_topics(&mut self, topics: &Topics) -> bool {
         let now: BTreeMap<String, TopicInfo> = self
             .members
@@ -95,13 +95,16 @@ impl ConsumerGroup {
             return false;
         }
         self.subscribed_topics = now;
-        self.group_epoch += 1;
         true
     }
 
-    /// Recomputes the target assignment if the group epoch moved past it.
-    pub fn update_target(&mut self, group_id: &str, topics: &Topics) {
-        self.refresh_topics(topics);
+    /// Bumps the group epoch once if `changed` (members or subscriptions)
+    /// or the subscribed topics changed, and recomputes the target
+    /// assignment if the group epoch moved past it.
+    pub fn update_target(&mut self, group_id: &str, topics: &Topics, changed: bool) {
+        if self.refresh_topics(topics) || changed {
+            self.group_epoch += 1;
+        }
         if self.assignment_epoch >= self.group_epoch {
             return;
         }
@@ -131,11 +134,11 @@ impl ConsumerGroup {
             .collect()
     }
 
-    /// Removes a member (it left or was fenced) and bumps the group epoch.
+    /// Removes a member (it left or was fenced); the caller then bumps the
+    /// epoch through [`Self::update_target`].
     pub fn remove_member(&mut self, member_id: &str) -> Option<ConsumerMember> {
         let removed = self.members.remove(member_id)?;
         self.target.remove(member_id);
-        self.group_epoch += 1;
         Some(removed)
     }
 
@@ -204,7 +207,7 @@ impl ConsumerGroup {
         }
         if !due.is_empty() {
             let topics: Topics = self.subscribed_topics.clone();
-            self.update_target(group_id, &topics);
+            self.update_target(group_id, &topics, true);
         }
         due
     }

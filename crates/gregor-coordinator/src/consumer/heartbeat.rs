@@ -107,10 +107,7 @@ impl GroupCoordinatorShard {
         member.session_deadline_ms = cx
             .now_ms
             .saturating_add(i64::from(config.session_timeout_ms));
-        if changed {
-            group.group_epoch += 1;
-        }
-        group.update_target(&group_id, cx.topics);
+        group.update_target(&group_id, cx.topics, changed);
         let target = group.target.get(&member_id).cloned().unwrap_or_default();
         let owners = group.owned_by_others(&member_id);
         let epoch = group.assignment_epoch;
@@ -445,7 +442,7 @@ fn leave(
         LEAVE_GROUP_STATIC_MEMBER_EPOCH
     } else {
         group.remove_member(&member_id);
-        group.update_target(group_id, topics);
+        group.update_target(group_id, topics, true);
         LEAVE_GROUP_MEMBER_EPOCH
     };
     Ok(ConsumerGroupHeartbeatResponse::default()
