@@ -6,8 +6,9 @@
 //! caller applies them after the write, like every other offset change.
 //! Deleting a group writes a tombstone for each committed offset, then one
 //! for the group's metadata. Offsets of a topic that a live member of a
-//! `consumer` group is subscribed to are kept (GROUP_SUBSCRIBED_TO_TOPIC),
-//! since the member would commit them again.
+//! `consumer` group (classic protocol type `consumer`, or a KIP-848 group)
+//! is subscribed to are kept (GROUP_SUBSCRIBED_TO_TOPIC), since the member
+//! would commit them again.
 
 use std::collections::BTreeSet;
 
@@ -45,6 +46,9 @@ impl GroupCoordinatorShard {
             GroupState::Empty => {}
             GroupState::Dead => return refused(ResponseError::GroupIdNotFound),
             _ => return refused(ResponseError::NonEmptyGroup),
+        }
+        if group.consumer.as_ref().is_some_and(|c| !c.is_empty()) {
+            return refused(ResponseError::NonEmptyGroup);
         }
         let mut records = Vec::with_capacity(group.offset_count() + 1);
         for (topic, partition, _) in group.all_offsets() {
@@ -85,7 +89,15 @@ impl GroupCoordinatorShard {
         if let Err(code) = validate_offset_delete(&group.classic) {
             return failed(code);
         }
-        let subscribed = subscribed_topics(&group.classic);
+        let mut subscribed = subscribed_topics(&group.classic);
+        if let Some(consumer) = &group.consumer {
+            // A KIP-848 group's members name their topics (Kafka's
+            // `ConsumerGroup.isSubscribedToTopic`); any state may delete.
+            subscribed.extend(consumer.subscribed_topics.keys().cloned());
+            for m in consumer.members.values() {
+                subscribed.extend(m.subscribed_topic_names.iter().cloned());
+            }
+        }
         let mut records: Vec<CoordinatorRecord> = Vec::new();
         let topics = req
             .topics
@@ -410,6 +422,34 @@ mod tests {
         assert_eq!(
             codes(&out.response),
             vec![("t".into(), 1, 0), ("t".into(), 2, 0)]
+        );
+    }
+
+    #[test]
+    fn kip_848_groups_with_members_keep_their_group_and_subscribed_offsets() {
+        let mut shard = shard();
+        commit(&mut shard, "g", "t", 0);
+        commit(&mut shard, "g", "u", 0);
+        let mut member = crate::consumer::ConsumerMember::new("m".into(), 0);
+        member.subscribed_topic_names = vec!["t".into()];
+        let mut consumer = crate::consumer::ConsumerGroup::default();
+        consumer.members.insert("m".into(), member);
+        shard.groups.get_mut("g").unwrap().consumer = Some(consumer);
+        assert_eq!(
+            shard.delete_group("g").response,
+            Some(ResponseError::NonEmptyGroup)
+        );
+        let out = shard.delete_offsets(&delete_request("g", &[("t", &[0]), ("u", &[0])]));
+        assert_eq!(
+            codes(&out.response),
+            vec![
+                ("t".into(), 0, ResponseError::GroupSubscribedToTopic.code()),
+                ("u".into(), 0, 0)
+            ]
+        );
+        assert_eq!(
+            out.records,
+            vec![offset_commit_tombstone("g", "u", 0).unwrap()]
         );
     }
 
