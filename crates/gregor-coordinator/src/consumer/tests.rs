@@ -452,3 +452,67 @@ fn a_static_member_that_left_for_now_comes_back_to_its_partitions() {
     assert_eq!(h.group().group_epoch, epoch, "no rebalance");
     assert!(!h.group().members.contains_key("b"));
 }
+
+#[test]
+fn join_group_to_a_consumer_group_is_refused_unless_it_is_empty() {
+    use crate::classic::{ClientInfo, Completion, Waiter};
+    use gregor_protocol::kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+    use gregor_protocol::kafka_protocol::messages::JoinGroupRequest;
+    let mut h = Harness::new(&[("t", 2)]);
+    let mut a = h.client("a", &["t"]);
+    h.beat(&mut a);
+    let join = JoinGroupRequest::default()
+        .with_group_id(GroupId(text(GROUP)))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_protocol_type(text("consumer"))
+        .with_protocols(vec![
+            JoinGroupRequestProtocol::default().with_name(text("range"))
+        ]);
+    let client = ClientInfo {
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+    };
+    let waiter = Waiter {
+        id: 7,
+        api_version: 5,
+    };
+    let out = h.shard.join_group(&join, &client, waiter, "x", h.now_ms);
+    let code = match &out.completions[..] {
+        [Completion::Join { response, .. }] => response.error_code,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(code, ResponseError::InconsistentGroupProtocol.code());
+
+    let leave = h.request(&a).with_member_epoch(-1);
+    h.send(&leave);
+    h.shard.join_group(&join, &client, waiter, "x", h.now_ms);
+    let g = h.shard.group(GROUP).expect("group");
+    assert!(
+        g.consumer.is_none(),
+        "the empty consumer group became classic"
+    );
+}
+
+#[test]
+fn offset_fetches_of_members_are_checked() {
+    use gregor_protocol::kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
+    let mut h = Harness::new(&[("t", 2)]);
+    let mut a = h.client("a", &["t"]);
+    h.beat(&mut a);
+    let fetch = |member: &str, epoch: i32| {
+        OffsetFetchRequestGroup::default()
+            .with_group_id(GroupId(text(GROUP)))
+            .with_member_id(Some(text(member)))
+            .with_member_epoch(epoch)
+    };
+    let ok = h.shard.fetch_offsets(&fetch("a", a.epoch), false);
+    assert_eq!(ok.error_code, 0);
+    let unknown = h.shard.fetch_offsets(&fetch("zz", a.epoch), false);
+    assert_eq!(unknown.error_code, ResponseError::UnknownMemberId.code());
+    let ahead = h.shard.fetch_offsets(&fetch("a", a.epoch + 1), false);
+    assert_eq!(ahead.error_code, ResponseError::StaleMemberEpoch.code());
+    // A fetch outside the group protocol (epoch -1) is not checked.
+    let admin = h.shard.fetch_offsets(&fetch("", -1), false);
+    assert_eq!(admin.error_code, 0);
+}
