@@ -3,7 +3,7 @@
 //! with Kafka's column names and messages.
 //!
 //! Like the Java tool, it is an ordinary client: ListGroups/DescribeGroups
-//! (librdkafka's `rd_kafka_list_groups`), OffsetFetch and OffsetCommit
+//! (librdkafka's ListConsumerGroups and `rd_kafka_list_groups`), OffsetFetch and OffsetCommit
 //! through a consumer that carries the group id but never joins, ListOffsets
 //! for log ends, DeleteGroups and OffsetDelete through the admin API.
 //!
@@ -77,11 +77,6 @@ pub struct DeleteOffsetsArgs {
     pub topic: Vec<TopicSpec>,
 }
 
-/// The only group type this tool can tell apart today: librdkafka's group
-/// listing does not carry ListGroups v5's type, and the classic protocol is
-/// the one gregor coordinates.
-const CLASSIC_TYPE: &str = "classic";
-
 pub async fn run(cmd: GroupsCommand, out: &mut dyn Write) -> Result<(), CliError> {
     match cmd {
         GroupsCommand::List(args) => list(args, out),
@@ -103,18 +98,18 @@ fn filter_values(arg: &Option<String>) -> Vec<String> {
 fn list(args: ListArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let admin = Admin::connect(&args.conn)?;
     admin.check_reachable()?;
-    let groups = native::list_groups(admin.client.inner(), None, admin.conn.timeout)
+    let groups = native::list_group_listings(admin.client.inner(), admin.conn.timeout)
         .map_err(|e| CliError::broker(e.code, Subject::Cluster))?;
     let states = filter_values(&args.state);
     let types = filter_values(&args.group_type);
     let mut rows: Vec<Vec<String>> = groups
         .into_iter()
         .filter(|g| states.is_empty() || states.contains(&g.state.to_lowercase()))
-        .filter(|_| types.is_empty() || types.iter().any(|t| t == CLASSIC_TYPE))
+        .filter(|g| types.is_empty() || types.contains(&g.group_type))
         .map(|g| {
             let mut row = vec![g.name];
             if args.group_type.is_some() {
-                row.push(CLASSIC_TYPE.to_string());
+                row.push(g.group_type);
             }
             if args.state.is_some() {
                 row.push(g.state);

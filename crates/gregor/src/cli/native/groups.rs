@@ -236,3 +236,64 @@ unsafe fn raw_bytes(ptr: *mut std::os::raw::c_void, size: std::os::raw::c_int) -
     }
     std::slice::from_raw_parts(ptr as *const u8, len).to_vec()
 }
+
+/// A group as ListGroups (v5: with its type) reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupListing {
+    pub name: String,
+    /// Kafka's state name (Empty, Stable, ...).
+    pub state: String,
+    /// `classic` or `consumer`, lower case as `--type` takes it.
+    pub group_type: String,
+}
+
+/// Lists every group of the cluster with its state and type, through
+/// librdkafka's ListConsumerGroups (ListGroups to every broker).
+pub fn list_group_listings<C: ClientContext>(
+    client: &Client<C>,
+    timeout: Duration,
+) -> Result<Vec<GroupListing>, NativeError> {
+    let options = admin_options(
+        client,
+        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS,
+        timeout,
+    )?;
+    let queue = new_queue(client)?;
+    // SAFETY: all handles are valid for the call.
+    unsafe { rd::rd_kafka_ListConsumerGroups(client.native_ptr(), options.0, queue.0) };
+    let event = wait_result(&queue, timeout)?;
+    // SAFETY: the result and its listings live as long as the event; the
+    // name strings librdkafka returns for states and types are static.
+    unsafe {
+        let result = rd::rd_kafka_event_ListConsumerGroups_result(event.0);
+        if result.is_null() {
+            return Err(local_error(
+                RDKafkaErrorCode::Fail,
+                "unexpected result type",
+            ));
+        }
+        let mut errors = 0usize;
+        let errs = rd::rd_kafka_ListConsumerGroups_result_errors(result, &mut errors);
+        if errors > 0 {
+            let error = *errs;
+            let code = rd::rd_kafka_error_code(error);
+            let message = cstr_or_empty(rd::rd_kafka_error_string(error));
+            return Err(local_error(code.into(), message));
+        }
+        let mut count = 0usize;
+        let valid = rd::rd_kafka_ListConsumerGroups_result_valid(result, &mut count);
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            let listing = *valid.add(i);
+            let state = rd::rd_kafka_ConsumerGroupListing_state(listing);
+            let group_type = rd::rd_kafka_ConsumerGroupListing_type(listing);
+            out.push(GroupListing {
+                name: cstr_or_empty(rd::rd_kafka_ConsumerGroupListing_group_id(listing)),
+                state: cstr_or_empty(rd::rd_kafka_consumer_group_state_name(state)),
+                group_type: cstr_or_empty(rd::rd_kafka_consumer_group_type_name(group_type))
+                    .to_lowercase(),
+            });
+        }
+        Ok(out)
+    }
+}

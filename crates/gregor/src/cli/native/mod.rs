@@ -31,7 +31,7 @@ use rdkafka::client::Client;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
-pub use groups::{delete_group_offsets, list_groups, GroupDescription};
+pub use groups::{delete_group_offsets, list_group_listings, list_groups, GroupDescription};
 pub use offsets::{list_offsets, OffsetSpec};
 pub use topics::{
     create_partitions, create_topic, delete_topic, topic_ids, NewTopicSpec, TopicOutcome,
