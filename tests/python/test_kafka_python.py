@@ -93,3 +93,50 @@ def test_multi_partition_and_end_offsets(broker):
     for part in range(3):
         vals = [r.value for r in read_partition(broker.bootstrap, topic, part, 10)]
         assert vals == [f"v{i}".encode() for i in range(part, 30, 3)]
+
+
+def test_group_consumer_subscribes_commits_and_a_successor_resumes(broker):
+    """A kafka-python group member (JoinGroup/SyncGroup/Heartbeat/commit)
+    reads every partition of a topic; after it commits and closes, a new
+    member of the same group starts where it stopped."""
+    topic, group = "kp-group", "kp-group-g"
+    create_topic(broker.bootstrap, topic, partitions=3)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    for i in range(30):
+        producer.send(topic, key=b"k%d" % i, value=b"v%d" % i, partition=i % 3)
+    producer.flush(TIMEOUT_S)
+
+    def member():
+        return KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=group,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
+                             request_timeout_ms=TIMEOUT_S * 1000 + 1000)
+
+    def drain(c, n, window_s=TIMEOUT_S):
+        got = []
+        deadline = time.monotonic() + window_s
+        while len(got) < n and time.monotonic() < deadline:
+            for recs in c.poll(timeout_ms=500).values():
+                got.extend(recs)
+        return got
+
+    first = member()
+    got = drain(first, 30)
+    assert sorted(r.value for r in got) == sorted(b"v%d" % i for i in range(30))
+    assert first.assignment() == {TopicPartition(topic, p) for p in range(3)}
+    first.commit()
+    committed = {p: first.committed(TopicPartition(topic, p)) for p in range(3)}
+    assert committed == {0: 10, 1: 10, 2: 10}
+    first.close()
+
+    for i in range(30, 33):
+        producer.send(topic, key=b"k%d" % i, value=b"v%d" % i, partition=i % 3)
+    producer.flush(TIMEOUT_S)
+    producer.close()
+    second = member()
+    try:
+        got = drain(second, 3)
+        assert sorted(r.value for r in got) == [b"v30", b"v31", b"v32"]
+        assert drain(second, 1, window_s=2) == [], "records read again after the commit"
+    finally:
+        second.close()
