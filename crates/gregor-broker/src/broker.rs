@@ -252,9 +252,13 @@ fn load_groups(
         .filter(|n| *n > 0)
         .unwrap_or(config.offsets_topic_num_partitions);
     let groups = GroupCoordinator::new(coordinator_config(config), partitions);
+    // Consumer-group records store partitions by topic id.
+    let topics = crate::handlers::consumer_group_heartbeat::image_topics(image);
     for index in 0..partitions {
         if let Some(partition) = replicas.get(OFFSETS_TOPIC, index) {
-            load_shard(&partition, &mut groups.shard(index));
+            let mut shard = groups.shard(index);
+            shard.set_topics(topics.clone());
+            load_shard(&partition, &mut shard);
         }
     }
     groups

@@ -59,9 +59,14 @@ impl GroupCoordinatorShard {
                 Err(e) => panic!("stored offset key of group {group_id} does not encode: {e}"),
             }
         }
-        match group_metadata_tombstone(group_id) {
-            Ok(r) => records.push(r),
-            Err(_) => return refused(ResponseError::InvalidGroupId),
+        if group.consumer.is_some() {
+            // A KIP-848 group is deleted by its own records' tombstones.
+            records.extend(crate::consumer::record::group_tombstones(group_id));
+        } else {
+            match group_metadata_tombstone(group_id) {
+                Ok(r) => records.push(r),
+                Err(_) => return refused(ResponseError::InvalidGroupId),
+            }
         }
         CoordinatorResult {
             records,

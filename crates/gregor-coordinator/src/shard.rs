@@ -30,7 +30,8 @@ use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::debug;
 
 use crate::classic::{ClassicConfig, GroupMetadataValue};
-use crate::consumer::ConsumerConfig;
+use crate::consumer::record::ConsumerKey;
+use crate::consumer::{ConsumerConfig, Topics};
 use crate::error::CoordinatorError;
 use crate::group::{validate_offset_commit, Committer, Group, OffsetAndMetadata};
 use crate::records::{
@@ -101,6 +102,10 @@ pub struct GroupCoordinatorShard {
     pub(crate) groups: BTreeMap<String, Group>,
     /// When `take_due_expiry` next looks for expired offsets.
     next_expiry_check_ms: i64,
+    /// The cluster's topics as last seen (by a heartbeat, or given by
+    /// [`Self::set_topics`] before loading): consumer-group records store
+    /// partitions by topic id.
+    pub(crate) topics: Topics,
 }
 
 impl GroupCoordinatorShard {
@@ -110,7 +115,14 @@ impl GroupCoordinatorShard {
             config,
             groups: BTreeMap::new(),
             next_expiry_check_ms: i64::MIN,
+            topics: Topics::new(),
         }
+    }
+
+    /// The cluster's topics (from the metadata image), which resolve the
+    /// topic ids of consumer-group records: call before replaying a log.
+    pub fn set_topics(&mut self, topics: Topics) {
+        self.topics = topics;
     }
 
     /// The `__consumer_offsets` partition this shard's records go to.
@@ -303,6 +315,15 @@ impl GroupCoordinatorShard {
         key: &[u8],
         value: Option<&[u8]>,
     ) -> Result<Replayed, CoordinatorError> {
+        if let Some(key) = ConsumerKey::decode(key)? {
+            let names = self
+                .topics
+                .iter()
+                .map(|(name, info)| (info.id, name.clone()))
+                .collect();
+            crate::consumer::record::replay(&mut self.groups, &names, key, value)?;
+            return Ok(Replayed::Applied);
+        }
         match RecordKey::decode(key)? {
             RecordKey::OffsetCommit {
                 group,

@@ -39,10 +39,12 @@ pub fn handle(
     };
     let ran = tokio::task::block_in_place(|| {
         broker.membership_event(&group_id, |shard| {
-            (
-                shard.consumer_group_heartbeat(&req, &cx),
-                ClassicOutput::default(),
-            )
+            let (response, records) = shard.consumer_group_heartbeat_event(&req, &cx);
+            let out = ClassicOutput {
+                records,
+                ..ClassicOutput::default()
+            };
+            (response, out)
         })
     });
     ran.unwrap_or_else(|e| {
@@ -53,9 +55,12 @@ pub fn handle(
 
 /// The cluster's non-internal topics as consumer groups see them.
 pub fn topics_snapshot(broker: &Broker) -> Topics {
-    broker
-        .metadata
-        .image()
+    image_topics(&broker.metadata.image())
+}
+
+/// The non-internal topics of a metadata image, by name.
+pub fn image_topics(image: &gregor_metadata::MetadataImage) -> Topics {
+    image
         .topics()
         .filter(|t| !t.is_internal())
         .map(|t| {

@@ -314,8 +314,10 @@ impl GroupCoordinatorShard {
     /// Fires every membership timer due at `now_ms`: expired sessions,
     /// ended join phases, missed SyncGroups.
     pub fn tick(&mut self, now_ms: i64) -> ClassicOutput {
-        self.tick_consumer_groups(now_ms);
-        let mut out = ClassicOutput::default();
+        let mut out = ClassicOutput {
+            records: self.tick_consumer_groups(now_ms),
+            ..ClassicOutput::default()
+        };
         let config = self.config.classic;
         for (group_id, group) in &mut self.groups {
             if group

@@ -18,8 +18,10 @@ use super::assignor::Assignor;
 use super::group::ConsumerGroup;
 use super::member::{ConsumerMember, MemberState, SubscribedRegex};
 use super::reconcile::reconcile;
+use super::record::{group_records, SESSION_NOT_STARTED};
 use super::{text, Assignment, Topics};
 use crate::classic::ClassicGroup;
+use crate::records::CoordinatorRecord;
 use crate::shard::GroupCoordinatorShard;
 
 /// The member epoch of a member leaving the group.
@@ -197,13 +199,58 @@ impl GroupCoordinatorShard {
     }
 
     /// Fences consumer-group members whose session or revocation timeout
-    /// passed at `now_ms`.
-    pub fn tick_consumer_groups(&mut self, now_ms: i64) {
+    /// passed at `now_ms`; returns the records of the changes, to write
+    /// (not apply: the change is already in memory). Members loaded from
+    /// the log start their session (and pending revocation) here.
+    pub fn tick_consumer_groups(&mut self, now_ms: i64) -> Vec<CoordinatorRecord> {
+        let session_ms = i64::from(self.config.consumer.session_timeout_ms);
+        let mut records = Vec::new();
         for (group_id, group) in &mut self.groups {
             if let Some(g) = group.consumer.as_mut() {
+                start_loaded_sessions(g, now_ms, session_ms);
                 if g.next_deadline_ms().is_some_and(|d| d <= now_ms) {
+                    let before = g.clone();
                     g.expire(group_id, now_ms);
+                    records.extend(group_records(
+                        group_id,
+                        Some(&before),
+                        Some(g),
+                        &self.topics,
+                    ));
                 }
+            }
+        }
+        records
+    }
+
+    /// ConsumerGroupHeartbeat as an event: the response and the records
+    /// of what it changed, to write (not apply) before answering.
+    pub fn consumer_group_heartbeat_event(
+        &mut self,
+        req: &ConsumerGroupHeartbeatRequest,
+        cx: &HeartbeatContext<'_>,
+    ) -> (ConsumerGroupHeartbeatResponse, Vec<CoordinatorRecord>) {
+        if &self.topics != cx.topics {
+            self.topics = cx.topics.clone();
+        }
+        let group_id = req.group_id.as_str();
+        let before = self.groups.get(group_id).and_then(|g| g.consumer.clone());
+        let response = self.consumer_group_heartbeat(req, cx);
+        let after = self.groups.get(group_id).and_then(|g| g.consumer.as_ref());
+        let records = group_records(group_id, before.as_ref(), after, cx.topics);
+        (response, records)
+    }
+}
+
+/// Members replayed from the log have not heartbeated since: their session
+/// (and a revocation they owe) counts from the first tick after the load.
+fn start_loaded_sessions(g: &mut ConsumerGroup, now_ms: i64, session_ms: i64) {
+    for m in g.members.values_mut() {
+        if m.session_deadline_ms == SESSION_NOT_STARTED {
+            m.session_deadline_ms = now_ms.saturating_add(session_ms);
+            if !m.revoking.is_empty() && m.revocation_deadline_ms.is_none() {
+                m.revocation_deadline_ms =
+                    Some(now_ms.saturating_add(i64::from(m.rebalance_timeout_ms)));
             }
         }
     }

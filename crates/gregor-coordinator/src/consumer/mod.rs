@@ -11,17 +11,22 @@
 //! partitions that no other member still owns — and takes the target's
 //! epoch as its *member epoch*.
 //!
-//! State is soft and held in memory only: no ConsumerGroupMetadata,
-//! member or target-assignment records are written yet, so after a broker
-//! restart members are fenced (UNKNOWN_MEMBER_ID) and rejoin with epoch 0.
-//! Committed offsets are durable regardless (they are ordinary offset
-//! commit records). The caller drives session and revocation timeouts
-//! through [`GroupCoordinatorShard::tick`](crate::GroupCoordinatorShard::tick).
+//! State changes in memory as events arrive, and every event writes what
+//! changed as Kafka's consumer-group records ([`record`]: group epoch,
+//! subscribed topics, member metadata, target assignment, current member
+//! assignment; tombstones for members that leave or are fenced). Like
+//! classic groups' records they are written, not applied, while the broker
+//! runs, and replayed when the partition loads: members keep their ids and
+//! epochs across a restart, and one that does not heartbeat again is fenced
+//! a session timeout after the first tick that follows the load. The caller
+//! drives session and revocation timeouts through
+//! [`GroupCoordinatorShard::tick`](crate::GroupCoordinatorShard::tick).
 
 mod assignor;
 mod group;
 mod heartbeat;
 mod member;
+pub mod record;
 mod reconcile;
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use gregor_protocol::kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use super::*;
+use crate::records::CoordinatorRecord;
 use crate::shard::{CoordinatorConfig, GroupCoordinatorShard};
 
 const GROUP: &str = "g";
@@ -45,6 +46,8 @@ struct Harness {
     shard: GroupCoordinatorShard,
     topics: Topics,
     now_ms: i64,
+    /// Every consumer-group record the shard produced, in order.
+    log: Vec<CoordinatorRecord>,
 }
 
 impl Harness {
@@ -53,7 +56,40 @@ impl Harness {
             shard: GroupCoordinatorShard::new(0, CoordinatorConfig::default()),
             topics: topics(topic_list),
             now_ms: 1_000,
+            log: Vec::new(),
         }
+    }
+
+    /// Fires the shard's timers, logging what they write.
+    fn tick(&mut self) {
+        let out = self.shard.tick(self.now_ms);
+        self.log.extend(out.records);
+        self.assert_log_rebuilds();
+    }
+
+    /// Replaying the log into a fresh shard rebuilds the group exactly
+    /// (but for session and revocation deadlines, which restart at load).
+    fn assert_log_rebuilds(&self) {
+        let mut fresh = GroupCoordinatorShard::new(0, CoordinatorConfig::default());
+        fresh.set_topics(self.topics.clone());
+        for r in &self.log {
+            assert_eq!(
+                fresh.replay(&r.key, r.value.as_deref()),
+                Ok(crate::Replayed::Applied)
+            );
+        }
+        let consumer = |s: &GroupCoordinatorShard| {
+            s.group(GROUP)
+                .and_then(|g| g.consumer.clone())
+                .map(|mut g| {
+                    for m in g.members.values_mut() {
+                        m.session_deadline_ms = 0;
+                        m.revocation_deadline_ms = None;
+                    }
+                    g
+                })
+        };
+        assert_eq!(consumer(&fresh), consumer(&self.shard));
     }
 
     fn send(&mut self, req: &ConsumerGroupHeartbeatRequest) -> ConsumerGroupHeartbeatResponse {
@@ -66,7 +102,10 @@ impl Harness {
             topics: &topics,
             now_ms: self.now_ms,
         };
-        self.shard.consumer_group_heartbeat(req, &cx)
+        let (resp, records) = self.shard.consumer_group_heartbeat_event(req, &cx);
+        self.log.extend(records);
+        self.assert_log_rebuilds();
+        resp
     }
 
     fn client(&self, id: &str, subscription: &[&str]) -> Client {
@@ -244,7 +283,7 @@ fn an_expired_session_fences_the_member_and_reassigns() {
     h.now_ms += SESSION_MS / 2;
     h.beat(&mut clients[0]);
     h.now_ms += SESSION_MS / 2 + 1;
-    h.shard.tick(h.now_ms);
+    h.tick();
     assert!(!h.group().members.contains_key("b"));
     assert!(h.group().members.contains_key("a"));
     let mut a = vec![clients[0].clone()];
@@ -515,4 +554,45 @@ fn offset_fetches_of_members_are_checked() {
     // A fetch outside the group protocol (epoch -1) is not checked.
     let admin = h.shard.fetch_offsets(&fetch("", -1), false);
     assert_eq!(admin.error_code, 0);
+}
+
+#[test]
+fn a_reloaded_shard_rebuilds_the_group_and_members_keep_their_epochs() {
+    let mut h = Harness::new(&[("t", 6), ("u", 2)]);
+    let mut clients: Vec<Client> = ["a", "b", "c"]
+        .iter()
+        .map(|m| h.client(m, &["t", "u"]))
+        .collect();
+    h.converge(&mut clients);
+    let mut gone = clients.pop().expect("c");
+    gone.epoch = -1;
+    let req = h.request(&gone);
+    assert_eq!(h.send(&req).error_code, 0);
+    h.converge(&mut clients);
+
+    // "Restart": a fresh shard loads the log.
+    let before = h.shard.group(GROUP).cloned().expect("group");
+    let mut loaded = GroupCoordinatorShard::new(0, CoordinatorConfig::default());
+    loaded.set_topics(h.topics.clone());
+    for r in &h.log {
+        loaded.replay(&r.key, r.value.as_deref()).expect("replays");
+    }
+    h.shard = loaded;
+    h.tick();
+    let g = h.group();
+    assert_eq!(g.state(), ConsumerGroupState::Stable);
+    assert_eq!(g.group_epoch, before.consumer.as_ref().unwrap().group_epoch);
+    assert_eq!(
+        g.members.keys().collect::<Vec<_>>(),
+        vec!["a", "b"],
+        "ids survive"
+    );
+    // The members heartbeat on with the epochs they had, nothing moves.
+    for c in clients.iter_mut() {
+        let epoch = c.epoch;
+        let owned = c.owned.clone();
+        h.beat(c);
+        assert_eq!((c.epoch, &c.owned), (epoch, &owned));
+    }
+    assert_eq!(h.group().state(), ConsumerGroupState::Stable);
 }
