@@ -279,7 +279,10 @@ impl GroupCoordinatorShard {
                 }
             }
             if all_expired {
-                if let Ok(r) = group_metadata_tombstone(group_id) {
+                if group.consumer.is_some() {
+                    // A KIP-848 group goes with its own records' tombstones.
+                    records.extend(crate::consumer::record::group_tombstones(group_id));
+                } else if let Ok(r) = group_metadata_tombstone(group_id) {
                     records.push(r);
                 }
             }

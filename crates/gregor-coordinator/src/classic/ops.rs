@@ -75,8 +75,13 @@ impl GroupCoordinatorShard {
                     answer_join(waiter, e, &mut out);
                     return out;
                 }
-                // An empty consumer group becomes a classic group.
-                Some(_) => g.consumer = None,
+                // An empty consumer group becomes a classic group; its
+                // records go, as in Kafka's conversion.
+                Some(_) => {
+                    g.consumer = None;
+                    out.records
+                        .extend(crate::consumer::record::group_tombstones(group_id));
+                }
                 None => {}
             }
         }

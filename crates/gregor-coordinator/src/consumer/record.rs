@@ -1006,6 +1006,20 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_empty_consumer_group_goes_with_its_own_tombstones() {
+        let mut s = shard();
+        put(
+            &mut s,
+            ConsumerKey::Metadata("g".into()),
+            Some(encode_epoch(4)),
+        );
+        let records = s.expire_offsets(0);
+        assert_eq!(records, group_tombstones("g"));
+        s.apply(&records);
+        assert!(s.group("g").is_none());
+    }
+
+    #[test]
     fn partitions_of_topics_no_longer_known_are_dropped() {
         let names = BTreeMap::new();
         assert!(by_name(&[(ID, vec![1])], &names).is_empty());

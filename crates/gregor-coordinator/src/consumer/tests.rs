@@ -525,12 +525,16 @@ fn join_group_to_a_consumer_group_is_refused_unless_it_is_empty() {
 
     let leave = h.request(&a).with_member_epoch(-1);
     h.send(&leave);
-    h.shard.join_group(&join, &client, waiter, "x", h.now_ms);
+    let out = h.shard.join_group(&join, &client, waiter, "x", h.now_ms);
     let g = h.shard.group(GROUP).expect("group");
     assert!(
         g.consumer.is_none(),
         "the empty consumer group became classic"
     );
+    // Its records' tombstones are written, so a reload agrees.
+    assert_eq!(out.records, record::group_tombstones(GROUP));
+    h.log.extend(out.records);
+    h.assert_log_rebuilds();
 }
 
 #[test]
