@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use gregor_coordinator::classic::{ClassicOutput, Completion, WaiterId};
-use gregor_coordinator::{GroupCoordinatorShard, OFFSETS_TOPIC};
+use gregor_coordinator::consumer::ConsumerUndo;
+use gregor_coordinator::{CoordinatorRecord, GroupCoordinatorShard, OFFSETS_TOPIC};
 use gregor_log::AppendError;
 use gregor_protocol::kafka_protocol::messages::{JoinGroupResponse, SyncGroupResponse};
 use gregor_protocol::kafka_protocol::ResponseError;
@@ -110,6 +111,27 @@ impl Broker {
         completions
             .into_iter()
             .for_each(|c| self.group_waiters.complete(c));
+        Ok(result)
+    }
+
+    /// Runs one consumer-group (KIP-848) event under the lock of
+    /// `group_id`'s shard and writes its records. If they cannot be
+    /// written, the group is put back as it was and the write error is
+    /// returned, so the member retries against the state the log holds.
+    /// Synchronous file I/O: call from a blocking context.
+    pub fn consumer_group_event<R>(
+        &self,
+        group_id: &str,
+        event: impl FnOnce(&mut GroupCoordinatorShard) -> (R, Vec<CoordinatorRecord>, ConsumerUndo),
+    ) -> Result<R, GroupOpError> {
+        let (partition, mut shard) = self.group_shard(group_id)?;
+        let (result, records, undo) = event(&mut shard);
+        if !records.is_empty() {
+            if let Err(e) = write_group_records(&partition, &records, now_ms()) {
+                shard.undo_consumer_event(undo);
+                return Err(GroupOpError::Write(e));
+            }
+        }
         Ok(result)
     }
 

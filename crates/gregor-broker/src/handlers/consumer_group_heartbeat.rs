@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use gregor_coordinator::classic::ClassicOutput;
 use gregor_coordinator::consumer::{HeartbeatContext, TopicInfo, Topics};
 use gregor_protocol::kafka_protocol::messages::{
     ApiKey, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
@@ -38,13 +37,8 @@ pub fn handle(
         now_ms: now_ms(),
     };
     let ran = tokio::task::block_in_place(|| {
-        broker.membership_event(&group_id, |shard| {
-            let (response, records) = shard.consumer_group_heartbeat_event(&req, &cx);
-            let out = ClassicOutput {
-                records,
-                ..ClassicOutput::default()
-            };
-            (response, out)
+        broker.consumer_group_event(&group_id, |shard| {
+            shard.consumer_group_heartbeat_event(&req, &cx)
         })
     });
     ran.unwrap_or_else(|e| {

@@ -37,6 +37,15 @@ const CONSUMER_MEMBER_TYPE: i8 = 1;
 /// An error code and its message.
 type Failure = (ResponseError, String);
 
+/// A consumer group as it was before an event (see
+/// [`GroupCoordinatorShard::undo_consumer_event`]).
+#[derive(Debug, Clone)]
+pub struct ConsumerUndo {
+    group_id: String,
+    existed: bool,
+    before: Option<ConsumerGroup>,
+}
+
 /// What the coordinator needs besides the request.
 #[derive(Debug, Clone, Copy)]
 pub struct HeartbeatContext<'a> {
@@ -223,22 +232,49 @@ impl GroupCoordinatorShard {
         records
     }
 
-    /// ConsumerGroupHeartbeat as an event: the response and the records
-    /// of what it changed, to write (not apply) before answering.
+    /// ConsumerGroupHeartbeat as an event: the response, the records of
+    /// what it changed, to write (not apply) before answering, and the
+    /// group as it was, for [`Self::undo_consumer_event`] if they could not
+    /// be written.
     pub fn consumer_group_heartbeat_event(
         &mut self,
         req: &ConsumerGroupHeartbeatRequest,
         cx: &HeartbeatContext<'_>,
-    ) -> (ConsumerGroupHeartbeatResponse, Vec<CoordinatorRecord>) {
+    ) -> (
+        ConsumerGroupHeartbeatResponse,
+        Vec<CoordinatorRecord>,
+        ConsumerUndo,
+    ) {
         if &self.topics != cx.topics {
             self.topics = cx.topics.clone();
         }
         let group_id = req.group_id.as_str();
-        let before = self.groups.get(group_id).and_then(|g| g.consumer.clone());
+        let undo = ConsumerUndo {
+            group_id: group_id.to_string(),
+            existed: self.groups.contains_key(group_id),
+            before: self.groups.get(group_id).and_then(|g| g.consumer.clone()),
+        };
         let response = self.consumer_group_heartbeat(req, cx);
         let after = self.groups.get(group_id).and_then(|g| g.consumer.as_ref());
-        let records = group_records(group_id, before.as_ref(), after, cx.topics);
-        (response, records)
+        let records = group_records(group_id, undo.before.as_ref(), after, cx.topics);
+        (response, records, undo)
+    }
+
+    /// Puts a consumer group back as it was before an event whose records
+    /// could not be written, as Kafka reverts its in-memory state then.
+    pub fn undo_consumer_event(&mut self, undo: ConsumerUndo) {
+        let ConsumerUndo {
+            group_id,
+            existed,
+            before,
+        } = undo;
+        if !existed {
+            self.groups.remove(&group_id);
+        } else if let Some(g) = self.groups.get_mut(&group_id) {
+            // An empty classic group the event converted stays converted
+            // (empty either way).
+            g.consumer = before;
+        }
     }
 }
 

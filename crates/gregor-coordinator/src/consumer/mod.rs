@@ -26,8 +26,8 @@ mod assignor;
 mod group;
 mod heartbeat;
 mod member;
-pub mod record;
 mod reconcile;
+pub mod record;
 
 #[cfg(test)]
 mod tests;
@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use assignor::{assign, Assignor};
 pub use group::{ConsumerGroup, ConsumerGroupState};
-pub use heartbeat::HeartbeatContext;
+pub use heartbeat::{ConsumerUndo, HeartbeatContext};
 pub use member::{ConsumerMember, MemberState, SubscribedRegex};
 
 use gregor_protocol::kafka_protocol::protocol::StrBytes;

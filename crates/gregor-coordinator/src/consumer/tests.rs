@@ -102,7 +102,7 @@ impl Harness {
             topics: &topics,
             now_ms: self.now_ms,
         };
-        let (resp, records) = self.shard.consumer_group_heartbeat_event(req, &cx);
+        let (resp, records, _) = self.shard.consumer_group_heartbeat_event(req, &cx);
         self.log.extend(records);
         self.assert_log_rebuilds();
         resp
@@ -599,4 +599,33 @@ fn a_reloaded_shard_rebuilds_the_group_and_members_keep_their_epochs() {
         assert_eq!((c.epoch, &c.owned), (epoch, &owned));
     }
     assert_eq!(h.group().state(), ConsumerGroupState::Stable);
+}
+
+#[test]
+fn an_event_whose_records_were_not_written_is_undone() {
+    let mut h = Harness::new(&[("t", 2)]);
+    let mut a = h.client("a", &["t"]);
+    h.beat(&mut a);
+    let before = h.shard.group(GROUP).cloned();
+    let topics = h.topics.clone();
+    let cx = HeartbeatContext {
+        api_version: 1,
+        client_id: "client",
+        client_host: "/127.0.0.1",
+        fresh_member_id: "fresh",
+        topics: &topics,
+        now_ms: h.now_ms,
+    };
+    let b = h.client("b", &["t"]);
+    let (_, records, undo) = h.shard.consumer_group_heartbeat_event(&h.request(&b), &cx);
+    assert!(!records.is_empty());
+    h.shard.undo_consumer_event(undo);
+    assert_eq!(h.shard.group(GROUP).cloned(), before);
+
+    // A group the failed event created is gone again.
+    let req = h.request(&b).with_group_id(GroupId(text("new")));
+    let (_, _, undo) = h.shard.consumer_group_heartbeat_event(&req, &cx);
+    assert!(h.shard.group("new").is_some());
+    h.shard.undo_consumer_event(undo);
+    assert!(h.shard.group("new").is_none());
 }
