@@ -1,4 +1,4 @@
-//! The operator CLI: `gregor topics | produce | consume | offsets | groups`, for
+//! The operator CLI: `gregor topics | produce | consume | offsets | groups | perf`, for
 //! people who know Kafka's shell tools (kafka-topics.sh,
 //! kafka-console-producer.sh, kafka-console-consumer.sh,
 //! kafka-get-offsets.sh). Same flags where they make sense, same output
@@ -24,6 +24,7 @@ mod groups;
 mod line_reader;
 mod native;
 mod offsets;
+mod perf;
 mod produce;
 mod topics;
 
@@ -36,6 +37,7 @@ pub use consume::ConsumeArgs;
 pub use errors::CliError;
 pub use groups::GroupsCommand;
 pub use offsets::OffsetsArgs;
+pub use perf::PerfCommand;
 pub use produce::ProduceArgs;
 pub use topics::TopicsCommand;
 
@@ -56,6 +58,10 @@ pub enum ClientCommand {
     /// List, describe, reset and delete consumer groups (like kafka-consumer-groups.sh).
     #[command(subcommand)]
     Groups(GroupsCommand),
+    /// Measure produce or consume throughput and latency (like
+    /// kafka-producer-perf-test.sh and kafka-consumer-perf-test.sh).
+    #[command(subcommand)]
+    Perf(PerfCommand),
 }
 
 /// Exit status after Ctrl-C, as a shell reports for SIGINT.
@@ -92,6 +98,7 @@ fn execute(cmd: ClientCommand) -> Result<ExitCode, CliError> {
         }
         ClientCommand::Offsets(args) => offsets::run(args, &mut out)?,
         ClientCommand::Groups(cmd) => runtime.block_on(groups::run(cmd, &mut out))?,
+        ClientCommand::Perf(cmd) => perf::run(cmd, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
