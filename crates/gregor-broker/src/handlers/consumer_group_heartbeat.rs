@@ -71,43 +71,17 @@ pub fn image_topics(image: &gregor_metadata::MetadataImage) -> Topics {
 mod tests {
     //! Join, describe and leave through the handlers against a real broker
     //! state, each response encoded at every version served.
-    use std::net::SocketAddr;
 
     use gregor_protocol::kafka_protocol::messages::{
         ConsumerGroupDescribeRequest, GroupId, TopicName,
     };
-    use gregor_protocol::kafka_protocol::protocol::{Encodable, StrBytes};
+    use gregor_protocol::kafka_protocol::protocol::StrBytes;
     use gregor_protocol::kafka_protocol::ResponseError;
 
     use super::*;
-    use crate::config::BrokerConfig;
+    use crate::handlers::test_support::*;
+
     use crate::handlers::{consumer_group_describe, find_coordinator, metadata, text};
-
-    fn open(dir: &std::path::Path) -> Arc<Broker> {
-        let overrides = vec![
-            format!("log.dirs={}", dir.display()),
-            "offsets.topic.num.partitions=2".to_string(),
-            "num.partitions=3".to_string(),
-        ];
-        let (config, _) = BrokerConfig::load(None, &[], &overrides).expect("config");
-        Broker::open(config).expect("broker opens")
-    }
-
-    fn ctx(api_version: i16) -> RequestContext {
-        RequestContext {
-            api_version,
-            correlation_id: 1,
-            client_id: "test".into(),
-            peer: SocketAddr::from(([127, 0, 0, 1], 1)),
-            listener: "PLAINTEXT".into(),
-        }
-    }
-
-    fn encodes<M: Encodable>(m: &M, version: i16) {
-        let mut buf = bytes::BytesMut::new();
-        m.encode(&mut buf, version)
-            .unwrap_or_else(|e| panic!("v{version} does not encode: {e}"));
-    }
 
     fn join(member_id: &str) -> ConsumerGroupHeartbeatRequest {
         ConsumerGroupHeartbeatRequest::default()
@@ -121,7 +95,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn members_join_are_described_and_leave() {
         let dir = tempfile::tempdir().unwrap();
-        let broker = open(dir.path());
+        let broker = open_broker(
+            dir.path(),
+            &["offsets.topic.num.partitions=2", "num.partitions=3"],
+        );
         metadata::auto_create_topic(&broker, "t").expect("topic t");
         find_coordinator::ensure_offsets_topic(&broker).expect("offsets topic");
 

@@ -74,7 +74,7 @@ mod tests {
     //! state in a temporary directory, with the coordinator's timers driven
     //! by a background thread as the maintenance loop drives them. Every
     //! response is encoded at its request's version.
-    use std::net::SocketAddr;
+
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use gregor_protocol::kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -84,23 +84,13 @@ mod tests {
         DescribeGroupsRequest, GroupId, HeartbeatRequest, LeaveGroupRequest, ListGroupsRequest,
         SyncGroupRequest,
     };
-    use gregor_protocol::kafka_protocol::protocol::{Encodable, StrBytes};
 
     use super::*;
-    use crate::config::BrokerConfig;
+    use crate::handlers::test_support::*;
+
     use crate::handlers::{
         describe_groups, find_coordinator, heartbeat, leave_group, list_groups, sync_group,
     };
-
-    fn open(dir: &std::path::Path) -> Arc<Broker> {
-        let overrides = vec![
-            format!("log.dirs={}", dir.display()),
-            "offsets.topic.num.partitions=3".to_string(),
-            "group.initial.rebalance.delay.ms=0".to_string(),
-        ];
-        let (config, _) = BrokerConfig::load(None, &[], &overrides).expect("config");
-        Broker::open(config).expect("broker opens")
-    }
 
     /// Ticks the group coordinator every 10 ms until dropped.
     struct Ticker(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
@@ -126,26 +116,6 @@ mod tests {
                 let _ = t.join();
             }
         }
-    }
-
-    fn ctx(api_version: i16) -> RequestContext {
-        RequestContext {
-            api_version,
-            correlation_id: 1,
-            client_id: "test".into(),
-            peer: SocketAddr::from(([127, 0, 0, 1], 1)),
-            listener: "PLAINTEXT".into(),
-        }
-    }
-
-    fn s(v: &str) -> StrBytes {
-        StrBytes::from_string(v.to_string())
-    }
-
-    fn encodes<M: Encodable>(m: &M, version: i16) {
-        let mut buf = bytes::BytesMut::new();
-        m.encode(&mut buf, version)
-            .unwrap_or_else(|e| panic!("v{version} does not encode: {e}"));
     }
 
     fn join_req(group: &str, member_id: &str) -> JoinGroupRequest {
@@ -193,7 +163,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_version_of_the_membership_apis_answers_and_encodes() {
         let dir = tempfile::tempdir().unwrap();
-        let broker = open(dir.path());
+        let broker = open_broker(
+            dir.path(),
+            &[
+                "offsets.topic.num.partitions=3",
+                "group.initial.rebalance.delay.ms=0",
+            ],
+        );
         let no_topic = handle(&broker, &ctx(5), join_req("g", "")).await;
         assert_eq!(no_topic.error_code, ResponseError::NotCoordinator.code());
         find_coordinator::ensure_offsets_topic(&broker).expect("offsets topic");
@@ -277,7 +253,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stable_group_is_restored_when_the_broker_restarts() {
         let dir = tempfile::tempdir().unwrap();
-        let broker = open(dir.path());
+        let broker = open_broker(
+            dir.path(),
+            &[
+                "offsets.topic.num.partitions=3",
+                "group.initial.rebalance.delay.ms=0",
+            ],
+        );
         find_coordinator::ensure_offsets_topic(&broker).expect("offsets topic");
         let ticker = Ticker::start(&broker);
         let member = join(&broker, "kept", 5).await.member_id.to_string();
@@ -287,7 +269,13 @@ mod tests {
         broker.close().expect("close");
         drop(broker);
 
-        let broker = open(dir.path());
+        let broker = open_broker(
+            dir.path(),
+            &[
+                "offsets.topic.num.partitions=3",
+                "group.initial.rebalance.delay.ms=0",
+            ],
+        );
         let req = HeartbeatRequest::default()
             .with_group_id(GroupId(s("kept")))
             .with_generation_id(1)

@@ -36,6 +36,8 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
+#[cfg(test)]
+mod test_support;
 
 /// The versions of one API this broker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -143,7 +143,6 @@ fn error_code(group_id: &str, e: &GroupOpError) -> ResponseError {
 mod tests {
     //! FindCoordinator, OffsetCommit and OffsetFetch against a real broker
     //! state in a temporary directory, each response encoded at its version.
-    use std::net::SocketAddr;
 
     use gregor_coordinator::OFFSETS_TOPIC;
     use gregor_protocol::kafka_protocol::messages::offset_commit_request::{
@@ -155,41 +154,11 @@ mod tests {
     use gregor_protocol::kafka_protocol::messages::{
         FindCoordinatorRequest, GroupId, OffsetFetchRequest, TopicName,
     };
-    use gregor_protocol::kafka_protocol::protocol::{Encodable, StrBytes};
 
     use super::*;
-    use crate::config::BrokerConfig;
-    use crate::handlers::{find_coordinator, metadata, offset_fetch, RequestContext};
+    use crate::handlers::test_support::*;
 
-    fn open(dir: &std::path::Path) -> Arc<Broker> {
-        let overrides = vec![
-            format!("log.dirs={}", dir.display()),
-            "offsets.topic.num.partitions=3".to_string(),
-            "num.partitions=2".to_string(),
-        ];
-        let (config, _) = BrokerConfig::load(None, &[], &overrides).expect("config");
-        Broker::open(config).expect("broker opens")
-    }
-
-    fn ctx(api_version: i16) -> RequestContext {
-        RequestContext {
-            api_version,
-            correlation_id: 1,
-            client_id: "test".into(),
-            peer: SocketAddr::from(([127, 0, 0, 1], 1)),
-            listener: "PLAINTEXT".into(),
-        }
-    }
-
-    fn s(v: &str) -> StrBytes {
-        StrBytes::from_string(v.to_string())
-    }
-
-    fn encodes<M: Encodable>(m: &M, version: i16) {
-        let mut buf = bytes::BytesMut::new();
-        m.encode(&mut buf, version)
-            .unwrap_or_else(|e| panic!("v{version} does not encode: {e}"));
-    }
+    use crate::handlers::{find_coordinator, metadata, offset_fetch};
 
     fn commit(group: &str, parts: &[(&str, i32, i64)]) -> OffsetCommitRequest {
         let topics = parts
@@ -222,7 +191,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn find_coordinator_creates_the_offsets_topic_and_answers_each_version() {
         let dir = tempfile::tempdir().unwrap();
-        let broker = open(dir.path());
+        let broker = open_broker(
+            dir.path(),
+            &["offsets.topic.num.partitions=3", "num.partitions=2"],
+        );
         let before = handle(&broker, commit("g", &[]), 8);
         assert!(before.topics.is_empty());
         metadata::auto_create_topic(&broker, "t").expect("topic t");
@@ -277,7 +249,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn commits_answer_per_partition_and_are_loaded_again_at_open() {
         let dir = tempfile::tempdir().unwrap();
-        let broker = open(dir.path());
+        let broker = open_broker(
+            dir.path(),
+            &["offsets.topic.num.partitions=3", "num.partitions=2"],
+        );
         metadata::auto_create_topic(&broker, "t").expect("topic t");
         find_coordinator::ensure_offsets_topic(&broker).expect("offsets topic");
         let req = commit(
@@ -340,7 +315,10 @@ mod tests {
         );
 
         drop(broker);
-        let reopened = open(dir.path());
+        let reopened = open_broker(
+            dir.path(),
+            &["offsets.topic.num.partitions=3", "num.partitions=2"],
+        );
         let v7 = OffsetFetchRequest::default()
             .with_group_id(GroupId(s("g")))
             .with_topics(Some(vec![OffsetFetchRequestTopic::default()

@@ -77,31 +77,11 @@ mod tests {
     use gregor_protocol::kafka_protocol::messages::{
         DeleteGroupsRequest, GroupId, OffsetCommitRequest, TopicName,
     };
-    use gregor_protocol::kafka_protocol::protocol::{Encodable, StrBytes};
 
     use super::*;
-    use crate::config::BrokerConfig;
+    use crate::handlers::test_support::*;
+
     use crate::handlers::{delete_groups, find_coordinator, metadata, offset_commit};
-
-    fn open(dir: &std::path::Path) -> Arc<Broker> {
-        let overrides = vec![
-            format!("log.dirs={}", dir.display()),
-            "offsets.topic.num.partitions=3".to_string(),
-            "num.partitions=2".to_string(),
-        ];
-        let (config, _) = BrokerConfig::load(None, &[], &overrides).expect("config");
-        Broker::open(config).expect("broker opens")
-    }
-
-    fn s(v: &str) -> StrBytes {
-        StrBytes::from_string(v.to_string())
-    }
-
-    fn encodes<M: Encodable>(m: &M, version: i16) {
-        let mut buf = bytes::BytesMut::new();
-        m.encode(&mut buf, version)
-            .unwrap_or_else(|e| panic!("v{version} does not encode: {e}"));
-    }
 
     fn commit(broker: &Arc<Broker>, group: &str, partitions: &[i32]) {
         let topic = OffsetCommitRequestTopic::default()
@@ -136,7 +116,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn offsets_and_groups_are_deleted_and_stay_deleted_after_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let broker = open(dir.path());
+        let broker = open_broker(
+            dir.path(),
+            &["offsets.topic.num.partitions=3", "num.partitions=2"],
+        );
         metadata::auto_create_topic(&broker, "t").expect("topic t");
         find_coordinator::ensure_offsets_topic(&broker).expect("offsets topic");
         commit(&broker, "g", &[0, 1]);
@@ -179,7 +162,10 @@ mod tests {
         assert!(committed(&broker, "g").is_empty());
 
         drop(broker);
-        let reopened = open(dir.path());
+        let reopened = open_broker(
+            dir.path(),
+            &["offsets.topic.num.partitions=3", "num.partitions=2"],
+        );
         assert!(reopened
             .group_read("g", |shard| shard.group("g").is_none())
             .expect("coordinator"));

@@ -1,0 +1,40 @@
+//! Helpers shared by the handler tests: a real broker state in a temporary
+//! directory, a request context, and an encode-at-this-version check.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gregor_protocol::kafka_protocol::protocol::{Encodable, StrBytes};
+
+use super::RequestContext;
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+
+/// Opens a broker on `dir` with these `key=value` overrides.
+pub fn open_broker(dir: &std::path::Path, overrides: &[&str]) -> Arc<Broker> {
+    let mut all = vec![format!("log.dirs={}", dir.display())];
+    all.extend(overrides.iter().map(|o| o.to_string()));
+    let (config, _) = BrokerConfig::load(None, &[], &all).expect("config");
+    Broker::open(config).expect("broker opens")
+}
+
+pub fn ctx(api_version: i16) -> RequestContext {
+    RequestContext {
+        api_version,
+        correlation_id: 1,
+        client_id: "test".into(),
+        peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+        listener: "PLAINTEXT".into(),
+    }
+}
+
+pub fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+/// Fails the test if `m` cannot be encoded at `version`.
+pub fn encodes<M: Encodable>(m: &M, version: i16) {
+    let mut buf = bytes::BytesMut::new();
+    m.encode(&mut buf, version)
+        .unwrap_or_else(|e| panic!("v{version} does not encode: {e}"));
+}
