@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -18,8 +17,6 @@ use rdkafka::producer::FutureRecord;
 const TOPIC: &str = "kip848-e2e";
 const GROUP: &str = "kip848-e2e-group";
 const PARTITIONS: i32 = 6;
-/// How long a reassignment may take (heartbeats every 200 ms).
-const REBALANCE_DEADLINE: Duration = Duration::from_secs(60);
 
 fn member(bootstrap: &str, client_id: &str) -> BaseConsumer {
     let c: BaseConsumer = base_config(bootstrap)
@@ -34,48 +31,6 @@ fn member(bootstrap: &str, client_id: &str) -> BaseConsumer {
         .expect("consumer");
     c.subscribe(&[TOPIC]).expect("subscribe");
     c
-}
-
-fn assignments(consumers: &[&BaseConsumer]) -> Vec<BTreeSet<i32>> {
-    consumers
-        .iter()
-        .map(|c| {
-            c.assignment()
-                .expect("assignment")
-                .elements()
-                .iter()
-                .filter(|e| e.topic() == TOPIC)
-                .map(|e| e.partition())
-                .collect()
-        })
-        .collect()
-}
-
-/// Polls every consumer until each holds `per_member` partitions and
-/// together they hold each partition exactly once.
-fn poll_until_balanced(consumers: &[&BaseConsumer], per_member: usize) -> usize {
-    let deadline = Instant::now() + REBALANCE_DEADLINE;
-    let mut consumed = 0;
-    loop {
-        for c in consumers {
-            if let Some(Ok(_)) = c.poll(Duration::from_millis(50)) {
-                consumed += 1;
-            }
-        }
-        let held = assignments(consumers);
-        let all: BTreeSet<i32> = held.iter().flatten().copied().collect();
-        let total: usize = held.iter().map(BTreeSet::len).sum();
-        if held.iter().all(|h| h.len() == per_member)
-            && total == all.len()
-            && all.len() == PARTITIONS as usize
-        {
-            return consumed;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no balanced assignment of {per_member} each within {REBALANCE_DEADLINE:?}: {held:?}"
-        );
-    }
 }
 
 fn options() -> BrokerOptions {
@@ -106,7 +61,7 @@ fn consumer_protocol_members_share_partitions_and_take_over_on_close() {
     let a = member(&bs, "member-a");
     let b = member(&bs, "member-b");
     let c = member(&bs, "member-c");
-    poll_until_balanced(&[&a, &b, &c], 2);
+    poll_until_balanced(&[&a, &b, &c], TOPIC, PARTITIONS as usize, 2);
 
     // ListGroups shows a consumer-type group.
     let listed = a
@@ -146,7 +101,7 @@ fn consumer_protocol_members_share_partitions_and_take_over_on_close() {
     // Closing sends a leave heartbeat (epoch -1): the others take over
     // its partitions after the group's next epoch.
     drop(c);
-    let mut again = poll_until_balanced(&[&a, &b], 3);
+    let mut again = poll_until_balanced(&[&a, &b], TOPIC, PARTITIONS as usize, 3);
     again += [&a, &b]
         .iter()
         .map(|c| consume_extra(c, Duration::from_secs(1)).len())
@@ -271,11 +226,11 @@ fn a_stable_consumer_group_survives_kill9_with_its_epochs_and_offsets() {
     let a = member(&bs, "member-a");
     let b = member(&bs, "member-b");
     let c = member(&bs, "member-c");
-    poll_until_balanced(&[&a, &b, &c], 2);
+    poll_until_balanced(&[&a, &b, &c], TOPIC, PARTITIONS as usize, 2);
     // One member leaves, so a group rebuilt from scratch by rejoining
     // members would have a different group epoch than this one.
     drop(c);
-    poll_until_balanced(&[&a, &b], 3);
+    poll_until_balanced(&[&a, &b], TOPIC, PARTITIONS as usize, 3);
 
     let p = future_producer(&bs, &[]);
     let produce = |p: &rdkafka::producer::FutureProducer| {
@@ -306,7 +261,7 @@ fn a_stable_consumer_group_survives_kill9_with_its_epochs_and_offsets() {
     let before = describe(&bs);
     assert_eq!(before.state, "Stable", "{before:?}");
     assert_eq!(before.members.len(), 2);
-    let held = assignments(&[&a, &b]);
+    let held = assignments(&[&a, &b], TOPIC);
 
     broker.kill9().expect("SIGKILL");
     broker.restart().expect("restart after SIGKILL");
@@ -321,7 +276,7 @@ fn a_stable_consumer_group_survives_kill9_with_its_epochs_and_offsets() {
     }
     let after = describe(&bs);
     assert_eq!(after, before, "group restored as it was");
-    assert_eq!(assignments(&[&a, &b]), held);
+    assert_eq!(assignments(&[&a, &b], TOPIC), held);
 
     // Consuming goes on from the committed offsets: only the new records.
     produce(&future_producer(&bs, &[]));

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -17,8 +16,6 @@ use rdkafka::producer::FutureRecord;
 const TOPIC: &str = "groups-e2e";
 const GROUP: &str = "groups-e2e-group";
 const PARTITIONS: i32 = 6;
-/// How long a rebalance may take in this test (joins, syncs, a leave).
-const REBALANCE_DEADLINE: Duration = Duration::from_secs(60);
 
 fn member(bootstrap: &str, client_id: &str) -> BaseConsumer {
     let c: BaseConsumer = base_config(bootstrap)
@@ -36,50 +33,6 @@ fn member(bootstrap: &str, client_id: &str) -> BaseConsumer {
     c
 }
 
-/// The partitions each consumer holds now.
-fn assignments(consumers: &[&BaseConsumer]) -> Vec<BTreeSet<i32>> {
-    consumers
-        .iter()
-        .map(|c| {
-            c.assignment()
-                .expect("assignment")
-                .elements()
-                .iter()
-                .filter(|e| e.topic() == TOPIC)
-                .map(|e| e.partition())
-                .collect()
-        })
-        .collect()
-}
-
-/// Polls every consumer (which drives their group protocol) until each
-/// holds `per_member` partitions and together they hold every partition
-/// exactly once. Returns the records consumed meanwhile.
-fn poll_until_balanced(consumers: &[&BaseConsumer], per_member: usize) -> usize {
-    let deadline = Instant::now() + REBALANCE_DEADLINE;
-    let mut consumed = 0;
-    loop {
-        for c in consumers {
-            if let Some(Ok(_)) = c.poll(Duration::from_millis(50)) {
-                consumed += 1;
-            }
-        }
-        let held = assignments(consumers);
-        let all: BTreeSet<i32> = held.iter().flatten().copied().collect();
-        let total: usize = held.iter().map(BTreeSet::len).sum();
-        if held.iter().all(|h| h.len() == per_member)
-            && total == all.len()
-            && all.len() == PARTITIONS as usize
-        {
-            return consumed;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no balanced assignment of {per_member} each within {REBALANCE_DEADLINE:?}: {held:?}"
-        );
-    }
-}
-
 #[test]
 fn subscribers_share_partitions_and_rebalance_when_one_leaves() {
     let broker = start_broker_with(BrokerOptions {
@@ -92,7 +45,7 @@ fn subscribers_share_partitions_and_rebalance_when_one_leaves() {
     let a = member(&bs, "member-a");
     let b = member(&bs, "member-b");
     let c = member(&bs, "member-c");
-    poll_until_balanced(&[&a, &b, &c], 2);
+    poll_until_balanced(&[&a, &b, &c], TOPIC, PARTITIONS as usize, 2);
 
     // The group as DescribeGroups shows it.
     let groups = a
@@ -143,7 +96,7 @@ fn subscribers_share_partitions_and_rebalance_when_one_leaves() {
 
     // One member leaves (close sends LeaveGroup): the others take over.
     drop(c);
-    let mut again = poll_until_balanced(&[&a, &b], 3);
+    let mut again = poll_until_balanced(&[&a, &b], TOPIC, PARTITIONS as usize, 3);
     let listed = a
         .fetch_group_list(None, CLIENT_TIMEOUT)
         .expect("list groups");

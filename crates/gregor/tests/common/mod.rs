@@ -175,3 +175,58 @@ pub fn assert_produce_consume_works(bootstrap: &str, topic: &str) {
         .collect();
     assert_eq!(vals, want, "records read back after fault");
 }
+
+/// The partitions of `topic` each consumer holds now.
+pub fn assignments(
+    consumers: &[&BaseConsumer],
+    topic: &str,
+) -> Vec<std::collections::BTreeSet<i32>> {
+    consumers
+        .iter()
+        .map(|c| {
+            c.assignment()
+                .expect("assignment")
+                .elements()
+                .iter()
+                .filter(|e| e.topic() == topic)
+                .map(|e| e.partition())
+                .collect()
+        })
+        .collect()
+}
+
+/// How long a group rebalance may take in these tests.
+pub const REBALANCE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Polls every consumer (which drives its group protocol) until each holds
+/// `per_member` partitions of `topic` and together they hold each of its
+/// `partitions` exactly once. Returns the records consumed meanwhile.
+pub fn poll_until_balanced(
+    consumers: &[&BaseConsumer],
+    topic: &str,
+    partitions: usize,
+    per_member: usize,
+) -> usize {
+    let deadline = std::time::Instant::now() + REBALANCE_DEADLINE;
+    let mut consumed = 0;
+    loop {
+        for c in consumers {
+            if let Some(Ok(_)) = c.poll(Duration::from_millis(50)) {
+                consumed += 1;
+            }
+        }
+        let held = assignments(consumers, topic);
+        let all: std::collections::BTreeSet<i32> = held.iter().flatten().copied().collect();
+        let total: usize = held.iter().map(|h| h.len()).sum();
+        if held.iter().all(|h| h.len() == per_member)
+            && total == all.len()
+            && all.len() == partitions
+        {
+            return consumed;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no balanced assignment of {per_member} each within {REBALANCE_DEADLINE:?}: {held:?}"
+        );
+    }
+}
