@@ -113,10 +113,7 @@ async fn handle_frame(
         return Err(format!("unknown api key {}", prefix.api_key));
     };
     let Some(support) = handlers::support(api_key) else {
-        return Err(format!(
-            "{} is not supported by this broker",
-            api_name(api_key)
-        ));
+        return answer_unserved(api_key, prefix.api_version, prefix.correlation_id, frame);
     };
     if !support.contains(prefix.api_version) {
         if api_key == ApiKey::ApiVersions {
@@ -159,4 +156,33 @@ async fn handle_frame(
             Err(e.to_string())
         }
     }
+}
+
+/// A request of an API the broker knows but does not serve: answered with
+/// that API's error response where the request is well-formed and the
+/// response has a top-level error code (see `handlers::unsupported`);
+/// otherwise the connection closes, as Kafka closes it for an API or
+/// version it cannot parse.
+fn answer_unserved(
+    api_key: ApiKey,
+    api_version: i16,
+    correlation_id: i32,
+    frame: Bytes,
+) -> Result<Option<BytesMut>, String> {
+    let range = api_key.valid_versions();
+    let not_served = || {
+        format!(
+            "{} v{api_version} is not served by this broker",
+            api_name(api_key)
+        )
+    };
+    if api_version < range.min || api_version > range.max {
+        return Err(not_served());
+    }
+    let request = decode_request(frame).map_err(|e| e.to_string())?;
+    let response = handlers::unsupported::error_response(&request.body).ok_or_else(not_served)?;
+    // A version whose response lacks the error field cannot carry the answer.
+    encode_response(api_key, api_version, correlation_id, &response)
+        .map(Some)
+        .map_err(|_| not_served())
 }

@@ -263,3 +263,38 @@ fn pipelined_requests_are_answered_in_order() {
         }
     }
 }
+
+/// An API the broker knows but does not serve (ACLs without an authorizer)
+/// gets Kafka's error answer, SECURITY_DISABLED, and the connection stays
+/// usable for the next request.
+#[test]
+fn describe_acls_without_authorizer_is_answered_security_disabled() {
+    let mut b = start_broker();
+    let mut c = connect(&b);
+    // DescribeAcls v1: resource type ANY, name null, pattern ANY, principal
+    // null, host null, operation ANY, permission ANY.
+    let body = [1u8, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff, 1, 1];
+    c.send(&request_frame(
+        29,
+        1,
+        5150,
+        Some("garbage-test"),
+        false,
+        &body,
+    ))
+    .expect("send");
+    let frame = match c.read_frame(Duration::from_secs(10)).expect("read") {
+        ReadOutcome::Frame(f) => f,
+        other => panic!("DescribeAcls was not answered: {other:?}"),
+    };
+    assert_eq!(i32::from_be_bytes(frame[0..4].try_into().unwrap()), 5150);
+    // After the correlation id: throttle_time_ms (4 bytes), then error_code.
+    let error_code = i16::from_be_bytes(frame[8..10].try_into().unwrap());
+    assert_eq!(error_code, 54, "SECURITY_DISABLED");
+    c.send(&api_versions_v0_request(5151)).expect("send");
+    match c.read_frame(Duration::from_secs(10)).expect("read") {
+        ReadOutcome::Frame(f) => assert_eq!(i32::from_be_bytes(f[0..4].try_into().unwrap()), 5151),
+        other => panic!("connection unusable after DescribeAcls: {other:?}"),
+    }
+    assert_still_serving(&mut b, "describe acls");
+}

@@ -38,6 +38,7 @@ pub mod produce;
 pub mod sync_group;
 #[cfg(test)]
 mod test_support;
+pub mod unsupported;
 
 /// The versions of one API this broker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
