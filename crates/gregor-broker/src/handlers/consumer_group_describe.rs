@@ -9,16 +9,12 @@ use gregor_protocol::kafka_protocol::messages::{
 };
 
 use super::consumer_group_heartbeat::topics_snapshot;
-use super::metadata::AUTHORIZED_OPERATIONS_OMITTED;
+use super::metadata::{AUTHORIZED_OPERATIONS_OMITTED, GROUP_OPERATIONS_ALL};
 use super::ApiSupport;
 use crate::broker::Broker;
 use crate::group_membership::group_op_error_code;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::ConsumerGroupDescribe, 0, 1);
-
-/// Group operations a client may perform while no authorizer is configured:
-/// READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
-const GROUP_OPERATIONS_ALL: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
 
 pub fn handle(
     broker: &Arc<Broker>,
