@@ -23,6 +23,7 @@ mod coordinator;
 mod delete;
 pub mod error;
 pub mod group;
+mod reader;
 pub mod records;
 mod shard;
 

@@ -16,6 +16,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::CoordinatorError;
+use crate::reader::Reader;
 
 /// Key type of an offset commit written before Kafka 0.10.1; same layout as 1.
 pub const OFFSET_COMMIT_KEY_V0: i16 = 0;
@@ -159,11 +160,7 @@ impl OffsetCommitValue {
         } else {
             NO_LEADER_EPOCH
         };
-        let metadata = if flexible {
-            r.compact_string()?
-        } else {
-            r.string()?
-        };
+        let metadata = if flexible { r.compact()? } else { r.string()? };
         let commit_timestamp_ms = r.i64()?;
         let expire_timestamp_ms = if version == 1 {
             Some(r.i64()?).filter(|t| *t != -1)
@@ -237,125 +234,6 @@ fn put_string(buf: &mut BytesMut, s: &str) -> Result<(), CoordinatorError> {
     buf.put_i16(s.len() as i16);
     buf.put_slice(s.as_bytes());
     Ok(())
-}
-
-/// A bounds-checked big-endian reader over one stored key or value.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    what: &'static str,
-}
-
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8], what: &'static str) -> Reader<'a> {
-        Reader {
-            bytes,
-            pos: 0,
-            what,
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CoordinatorError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.bytes.len());
-        let Some(end) = end else {
-            return Err(CoordinatorError::BadRecord(format!(
-                "{} ends after {} bytes, {} more needed",
-                self.what,
-                self.bytes.len(),
-                n
-            )));
-        };
-        let out = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], CoordinatorError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn i16(&mut self) -> Result<i16, CoordinatorError> {
-        Ok(i16::from_be_bytes(self.array()?))
-    }
-
-    fn i32(&mut self) -> Result<i32, CoordinatorError> {
-        Ok(i32::from_be_bytes(self.array()?))
-    }
-
-    fn i64(&mut self) -> Result<i64, CoordinatorError> {
-        Ok(i64::from_be_bytes(self.array()?))
-    }
-
-    fn utf8(&mut self, len: usize) -> Result<String, CoordinatorError> {
-        let what = self.what;
-        let raw = self.take(len)?;
-        String::from_utf8(raw.to_vec()).map_err(|_| {
-            CoordinatorError::BadRecord(format!("{what} holds a string that is not UTF-8"))
-        })
-    }
-
-    /// Kafka's non-nullable `string`: `int16` length, then UTF-8.
-    fn string(&mut self) -> Result<String, CoordinatorError> {
-        let len = self.i16()?;
-        if len < 0 {
-            return Err(CoordinatorError::BadRecord(format!(
-                "{} holds a null or negative-length string ({len})",
-                self.what
-            )));
-        }
-        self.utf8(len as usize)
-    }
-
-    fn unsigned_varint(&mut self) -> Result<u32, CoordinatorError> {
-        let mut value = 0u32;
-        for shift in (0..35).step_by(7) {
-            let [b] = self.array::<1>()?;
-            value |= u32::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(CoordinatorError::BadRecord(format!(
-            "{} holds a varint longer than 5 bytes",
-            self.what
-        )))
-    }
-
-    /// Kafka's compact `string`: unsigned varint length + 1, then UTF-8.
-    fn compact_string(&mut self) -> Result<String, CoordinatorError> {
-        match self.unsigned_varint()? {
-            0 => Err(CoordinatorError::BadRecord(format!(
-                "{} holds a null compact string",
-                self.what
-            ))),
-            n => self.utf8(n as usize - 1),
-        }
-    }
-
-    /// Skips the tagged-field section of a flexible version: none is known.
-    fn skip_tagged_fields(&mut self) -> Result<(), CoordinatorError> {
-        let count = self.unsigned_varint()?;
-        for _ in 0..count {
-            let _tag = self.unsigned_varint()?;
-            let size = self.unsigned_varint()?;
-            self.take(size as usize)?;
-        }
-        Ok(())
-    }
-
-    fn finish(&self) -> Result<(), CoordinatorError> {
-        if self.pos == self.bytes.len() {
-            Ok(())
-        } else {
-            Err(CoordinatorError::BadRecord(format!(
-                "{} has {} trailing bytes",
-                self.what,
-                self.bytes.len() - self.pos
-            )))
-        }
-    }
 }
 
 #[cfg(test)]

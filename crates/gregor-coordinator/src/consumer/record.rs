@@ -25,6 +25,7 @@ use super::group::ConsumerGroup;
 use super::member::{ConsumerMember, MemberState, SubscribedRegex};
 use super::{Assignment, TopicInfo, Topics};
 use crate::error::CoordinatorError;
+use crate::reader::Reader;
 use crate::records::CoordinatorRecord;
 
 pub const CONSUMER_GROUP_METADATA: i16 = 3;
@@ -157,7 +158,7 @@ impl MemberMetadata {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<MemberMetadata, CoordinatorError> {
-        let mut r = Reader::value(bytes, "consumer group member metadata")?;
+        let mut r = value_reader(bytes, "consumer group member metadata")?;
         let instance_id = r.nullable_compact()?;
         let rack_id = r.nullable_compact()?;
         let client_id = r.compact()?;
@@ -207,12 +208,12 @@ impl CurrentAssignment {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<CurrentAssignment, CoordinatorError> {
-        let mut r = Reader::value(bytes, "consumer group current member assignment")?;
+        let mut r = value_reader(bytes, "consumer group current member assignment")?;
         let member_epoch = r.i32()?;
         let previous_member_epoch = r.i32()?;
-        let state = r.i16_from_i8()?;
-        let assigned = r.topic_partitions()?;
-        let revoking = r.topic_partitions()?;
+        let state = r.i8()?;
+        let assigned = topic_partitions(&mut r)?;
+        let revoking = topic_partitions(&mut r)?;
         r.end_flexible()?;
         Ok(CurrentAssignment {
             member_epoch,
@@ -250,7 +251,7 @@ pub fn encode_epoch(epoch: i32) -> Bytes {
 }
 
 pub fn decode_epoch(bytes: &[u8]) -> Result<i32, CoordinatorError> {
-    let mut r = Reader::value(bytes, "consumer group epoch")?;
+    let mut r = value_reader(bytes, "consumer group epoch")?;
     let epoch = r.i32()?;
     r.end_flexible()?;
     Ok(epoch)
@@ -265,8 +266,8 @@ pub fn encode_target(tps: &[(uuid::Uuid, Vec<i32>)]) -> Bytes {
 }
 
 pub fn decode_target(bytes: &[u8]) -> Result<Vec<(uuid::Uuid, Vec<i32>)>, CoordinatorError> {
-    let mut r = Reader::value(bytes, "consumer group target assignment")?;
-    let tps = r.topic_partitions()?;
+    let mut r = value_reader(bytes, "consumer group target assignment")?;
+    let tps = topic_partitions(&mut r)?;
     r.end_flexible()?;
     Ok(tps)
 }
@@ -293,7 +294,7 @@ pub fn encode_partition_metadata(
 pub fn decode_partition_metadata(
     bytes: &[u8],
 ) -> Result<BTreeMap<String, TopicInfo>, CoordinatorError> {
-    let mut r = Reader::value(bytes, "consumer group partition metadata")?;
+    let mut r = value_reader(bytes, "consumer group partition metadata")?;
     let _epoch = r.i32()?;
     let mut out = BTreeMap::new();
     for _ in 0..r.compact_len()? {
@@ -619,150 +620,30 @@ fn put_topic_partitions(buf: &mut BytesMut, tps: &[(uuid::Uuid, Vec<i32>)]) {
     }
 }
 
-/// A bounds-checked reader of one stored key or value.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    what: &'static str,
+/// A value reader past its version, which must be 0.
+fn value_reader<'a>(bytes: &'a [u8], what: &'static str) -> Result<Reader<'a>, CoordinatorError> {
+    let mut r = Reader::new(bytes, what);
+    let v = r.i16()?;
+    if v != VALUE_VERSION {
+        return Err(r.bad(&format!("unknown version {v}")));
+    }
+    Ok(r)
 }
 
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8], what: &'static str) -> Reader<'a> {
-        Reader {
-            bytes,
-            pos: 0,
-            what,
+/// A compact array of (topic id, compact array of partitions), each entry
+/// with its own tagged fields.
+fn topic_partitions(r: &mut Reader) -> Result<Vec<(uuid::Uuid, Vec<i32>)>, CoordinatorError> {
+    let mut out = Vec::new();
+    for _ in 0..r.compact_len()? {
+        let id = r.uuid()?;
+        let mut ps = Vec::new();
+        for _ in 0..r.compact_len()? {
+            ps.push(r.i32()?);
         }
+        r.skip_tagged_fields()?;
+        out.push((id, ps));
     }
-
-    /// A value reader past its version, which must be 0.
-    fn value(bytes: &'a [u8], what: &'static str) -> Result<Reader<'a>, CoordinatorError> {
-        let mut r = Reader::new(bytes, what);
-        let v = r.i16()?;
-        if v != VALUE_VERSION {
-            return Err(r.bad(&format!("unknown version {v}")));
-        }
-        Ok(r)
-    }
-
-    fn bad(&self, why: &str) -> CoordinatorError {
-        CoordinatorError::BadRecord(format!("{}: {why}", self.what))
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CoordinatorError> {
-        match self.pos.checked_add(n).filter(|e| *e <= self.bytes.len()) {
-            Some(end) => {
-                let out = &self.bytes[self.pos..end];
-                self.pos = end;
-                Ok(out)
-            }
-            None => Err(self.bad("truncated")),
-        }
-    }
-
-    fn i16(&mut self) -> Result<i16, CoordinatorError> {
-        let b = self.take(2)?;
-        Ok(i16::from_be_bytes([b[0], b[1]]))
-    }
-
-    fn i16_from_i8(&mut self) -> Result<i8, CoordinatorError> {
-        Ok(self.take(1)?[0] as i8)
-    }
-
-    fn i32(&mut self) -> Result<i32, CoordinatorError> {
-        let b = self.take(4)?;
-        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn uuid(&mut self) -> Result<uuid::Uuid, CoordinatorError> {
-        let b = self.take(16)?;
-        let mut a = [0u8; 16];
-        a.copy_from_slice(b);
-        Ok(uuid::Uuid::from_bytes(a))
-    }
-
-    fn utf8(&mut self, n: usize) -> Result<String, CoordinatorError> {
-        let raw = self.take(n)?;
-        String::from_utf8(raw.to_vec()).map_err(|_| self.bad("string is not UTF-8"))
-    }
-
-    fn string(&mut self) -> Result<String, CoordinatorError> {
-        let n = self.i16()?;
-        if n < 0 {
-            return Err(self.bad("null string"));
-        }
-        self.utf8(n as usize)
-    }
-
-    fn varint(&mut self) -> Result<u32, CoordinatorError> {
-        let mut v = 0u32;
-        for shift in (0..35).step_by(7) {
-            let b = self.take(1)?[0];
-            v |= u32::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(self.bad("varint longer than 5 bytes"))
-    }
-
-    /// A compact array's length; null reads as empty.
-    fn compact_len(&mut self) -> Result<usize, CoordinatorError> {
-        let n = self.varint()? as usize;
-        let len = n.saturating_sub(1);
-        if len > self.bytes.len() - self.pos {
-            return Err(self.bad("array longer than the record"));
-        }
-        Ok(len)
-    }
-
-    fn nullable_compact(&mut self) -> Result<Option<String>, CoordinatorError> {
-        match self.varint()? {
-            0 => Ok(None),
-            n => self.utf8(n as usize - 1).map(Some),
-        }
-    }
-
-    fn compact(&mut self) -> Result<String, CoordinatorError> {
-        self.nullable_compact()?
-            .ok_or_else(|| self.bad("null string"))
-    }
-
-    fn topic_partitions(&mut self) -> Result<Vec<(uuid::Uuid, Vec<i32>)>, CoordinatorError> {
-        let mut out = Vec::new();
-        for _ in 0..self.compact_len()? {
-            let id = self.uuid()?;
-            let mut ps = Vec::new();
-            for _ in 0..self.compact_len()? {
-                ps.push(self.i32()?);
-            }
-            self.skip_tagged_fields()?;
-            out.push((id, ps));
-        }
-        Ok(out)
-    }
-
-    fn skip_tagged_fields(&mut self) -> Result<(), CoordinatorError> {
-        for _ in 0..self.varint()? {
-            let _tag = self.varint()?;
-            let size = self.varint()? as usize;
-            self.take(size)?;
-        }
-        Ok(())
-    }
-
-    fn end_flexible(&mut self) -> Result<(), CoordinatorError> {
-        self.skip_tagged_fields()?;
-        self.finish()
-    }
-
-    fn finish(&self) -> Result<(), CoordinatorError> {
-        if self.pos == self.bytes.len() {
-            Ok(())
-        } else {
-            Err(self.bad("trailing bytes"))
-        }
-    }
+    Ok(out)
 }
 
 #[cfg(test)]
