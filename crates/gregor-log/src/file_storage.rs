@@ -3,10 +3,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::storage::{SegmentFile, Storage};
+use crate::storage::{SegmentFile, SharedFile, Storage};
 
 /// A partition directory on disk. Cheap to share: holds only the path.
 #[derive(Debug, Clone)]
@@ -47,7 +49,10 @@ impl Storage for FileStorage {
             .write(true)
             .open(self.path(name)?)?;
         let len = file.metadata()?.len();
-        Ok(Box::new(DiskFile { file, len }))
+        Ok(Box::new(DiskFile {
+            file: Arc::new(file),
+            len,
+        }))
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
@@ -57,7 +62,10 @@ impl Storage for FileStorage {
             .create(true)
             .truncate(true)
             .open(self.path(name)?)?;
-        Ok(Box::new(DiskFile { file, len: 0 }))
+        Ok(Box::new(DiskFile {
+            file: Arc::new(file),
+            len: 0,
+        }))
     }
 
     fn list(&self) -> io::Result<Vec<String>> {
@@ -99,13 +107,27 @@ impl Storage for FileStorage {
 /// One open file. The length is tracked here so appends are positional
 /// writes at a known offset rather than `O_APPEND` writes.
 struct DiskFile {
-    file: File,
+    file: Arc<File>,
     len: u64,
+}
+
+impl SharedFile for File {
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+        FileExt::read_at(self, buf, pos)
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        Some(self.as_raw_fd())
+    }
 }
 
 impl SegmentFile for DiskFile {
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.file.read_at(buf, pos)
+        FileExt::read_at(&*self.file, buf, pos)
     }
 
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
@@ -140,5 +162,9 @@ impl SegmentFile for DiskFile {
 
     fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    fn shared(&self) -> Arc<dyn SharedFile> {
+        self.file.clone()
     }
 }

@@ -142,12 +142,18 @@ impl<E: IndexEntry> IndexFile<E> {
 
     /// The last entry whose key is `<= key`, if any.
     pub fn floor(&self, key: i64) -> io::Result<Option<E>> {
+        self.floor_by(key, E::key)
+    }
+
+    /// The last entry whose `by` is `<= target`; `by` must grow with the
+    /// entries as the key does (an offset entry's position does).
+    pub fn floor_by(&self, target: i64, by: impl Fn(&E) -> i64) -> io::Result<Option<E>> {
         let (mut lo, mut hi) = (0u64, self.entries);
         let mut found = None;
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let entry = self.entry(mid)?;
-            if entry.key() <= key {
+            if by(&entry) <= target {
                 found = Some(entry);
                 lo = mid + 1;
             } else {
@@ -192,6 +198,10 @@ impl<E: IndexEntry> IndexFile<E> {
             Some(self.entry(self.entries - 1)?)
         };
         Ok(())
+    }
+
+    pub fn shared(&self) -> std::sync::Arc<dyn crate::storage::SharedFile> {
+        self.file.shared()
     }
 
     pub fn sync(&self) -> io::Result<()> {

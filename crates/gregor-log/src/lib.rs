@@ -29,13 +29,15 @@ mod mem_storage;
 mod producer_state;
 mod scanner;
 mod segment;
+mod slice;
 mod snapshot;
 mod storage;
 
 pub use config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 pub use error::{AppendError, LogError, ReadError};
 pub use file_storage::FileStorage;
-pub use log::{AppendInfo, Log, ReadResult};
+pub use log::{AppendInfo, FlushJob, Log, ReadResult, SlicedRead};
 pub use mem_storage::MemStorage;
 pub use producer_state::{AppendOrigin, BatchMetadata, ProducerState, PRODUCER_BATCHES_RETAINED};
-pub use storage::{SegmentFile, Storage};
+pub use slice::FileSlice;
+pub use storage::{SegmentFile, SharedFile, Storage};

@@ -18,8 +18,9 @@ use crate::producer_state::{
     AppendOrigin, BatchMetadata, Pending, ProducerState, ProducerStateManager, SequenceCheck,
 };
 use crate::segment::{file_name, parse_file_name, Segment, SegmentWriteError};
+use crate::slice::FileSlice;
 use crate::snapshot::{self, SNAPSHOT_SUFFIX};
-use crate::storage::{write_atomically, Storage};
+use crate::storage::{write_atomically, SharedFile, Storage};
 
 /// Producer snapshots kept on disk; older ones are deleted. Two lets
 /// recovery fall back one roll if the newest lies past a truncated tail.
@@ -52,6 +53,16 @@ pub struct ReadResult {
     pub log_end_offset: i64,
 }
 
+/// [`ReadResult`] before the bytes are read: where the batches lie.
+#[derive(Debug, Clone, Default)]
+pub struct SlicedRead {
+    /// Contiguous runs of batches (one per segment touched), in order.
+    pub slices: Vec<FileSlice>,
+    pub bytes: usize,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
 /// One partition's log: segments, indexes, checkpoint and producer state
 /// in one directory. Owned by the broker's `Partition` behind a mutex; all
 /// I/O is synchronous (page cache), so callers keep it off async threads
@@ -69,6 +80,8 @@ pub struct Log {
     pub(crate) unflushed_messages: u64,
     pub(crate) last_flush_ms: i64,
     pub(crate) last_seen_ms: i64,
+    /// Rolled segments whose fsync has not been handed out yet.
+    pub(crate) pending_flush: Option<FlushJob>,
     /// Set when a failed write could not be undone; the log then refuses
     /// everything (Kafka takes the log directory offline).
     pub(crate) failure: Option<String>,
@@ -79,6 +92,35 @@ const _: fn() = || {
     fn shared_across_tasks<T: Send + Sync>() {}
     shared_across_tasks::<Log>();
 };
+
+/// The fsync of rolled segments, run off the log's lock. See
+/// [`Log::take_flush_job`].
+#[derive(Default)]
+pub struct FlushJob {
+    files: Vec<Arc<dyn SharedFile>>,
+    /// Everything below this offset is durable once the job has run.
+    upto: i64,
+}
+
+impl FlushJob {
+    /// Fsyncs the rolled segments' log and index files.
+    pub fn run(&self) -> std::io::Result<()> {
+        self.files.iter().try_for_each(|f| f.sync())
+    }
+
+    pub fn upto(&self) -> i64 {
+        self.upto
+    }
+}
+
+impl std::fmt::Debug for FlushJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlushJob")
+            .field("files", &self.files.len())
+            .field("upto", &self.upto)
+            .finish()
+    }
+}
 
 /// Totals of a validated append.
 struct Validated {
@@ -343,9 +385,13 @@ impl Log {
     }
 
     /// Starts a new active segment at the log end offset. The old one is
-    /// sealed and fsynced first (Kafka schedules this flush right after a
-    /// roll), which moves the recovery point past it, and a producer
-    /// snapshot is taken so unclean recovery replays only the new segment.
+    /// sealed, and a producer snapshot is taken so unclean recovery replays
+    /// only the new segment once the old one is durable. Its fsync is not
+    /// done here, inside the append that rolled (a full segment is up to
+    /// 1 GiB of dirty pages): like Kafka, which schedules that flush right
+    /// after the roll, the log hands it out as a [`FlushJob`] for the
+    /// caller to run off its lock; [`Log::flush_done`] then moves the
+    /// recovery point past the old segment.
     pub(crate) fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
         let new_base = self.log_end_offset();
         let old_base = self.active().base_offset();
@@ -353,16 +399,43 @@ impl Log {
         self.active_mut()
             .seal()
             .map_err(LogError::io(context.clone()))?;
-        self.active().flush().map_err(|e| self.fail(&context, e))?;
+        let files = self.active().shared_files();
         let segment = Segment::create(&*self.storage, new_base, &self.config, now_ms)
             .map_err(LogError::io(context))?;
         self.segments.push(segment);
-        self.recovery_point = new_base;
-        self.unflushed_messages = 0;
-        self.write_checkpoint()?;
+        let job = self.pending_flush.get_or_insert_with(FlushJob::default);
+        job.files.extend(files);
+        job.upto = new_base;
         self.write_snapshot(new_base)?;
         debug!(old_base, new_base, "rolled segment");
         Ok(())
+    }
+
+    /// The fsync of segments rolled since the last call, if any. The
+    /// caller runs it ([`FlushJob::run`]) without holding the log and
+    /// reports back with [`Log::flush_done`]. A job nobody takes only
+    /// delays the recovery point: the next [`Log::flush`] or [`Log::close`]
+    /// covers those segments too.
+    pub fn take_flush_job(&mut self) -> Option<FlushJob> {
+        self.pending_flush.take()
+    }
+
+    /// Records the outcome of a [`FlushJob`]: on success the recovery point
+    /// moves to the job's end; a failed fsync takes the log offline, since
+    /// the kernel may have dropped the dirty pages it could not write.
+    pub fn flush_done(
+        &mut self,
+        job: &FlushJob,
+        outcome: std::io::Result<()>,
+    ) -> Result<(), LogError> {
+        if let Err(e) = outcome {
+            return Err(self.fail(&format!("fsync segments below {}", job.upto), e));
+        }
+        if self.failure.is_some() || job.upto <= self.recovery_point {
+            return Ok(());
+        }
+        self.recovery_point = job.upto;
+        self.write_checkpoint()
     }
 
     /// Rolls if the active segment is due by `segment.ms` or full, without

@@ -65,6 +65,7 @@ impl Log {
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             last_seen_ms: now_ms,
+            pending_flush: None,
             failure: None,
         };
         let mut bases: Vec<i64> = names

@@ -3,7 +3,7 @@
 use gregor_protocol::batch::BatchHeader;
 
 use crate::error::{LogError, ReadError};
-use crate::log::{Log, ReadResult};
+use crate::log::{Log, ReadResult, SlicedRead};
 
 impl Log {
     /// Fetch: whole batches from the one holding `fetch_offset` (which may
@@ -11,14 +11,15 @@ impl Log {
     /// in total, none reaching `max_offset_exclusive` (the high watermark).
     /// With `min_one_batch` the first batch is returned even if larger than
     /// `max_bytes`. A fetch at the log end offset is empty; one below the
-    /// log start or past the end is out of range.
-    pub fn read(
+    /// log start or past the end is out of range. The batches are named as
+    /// slices of the segment files, not read: see [`FileSlice`](crate::FileSlice).
+    pub fn read_slices(
         &self,
         fetch_offset: i64,
         max_bytes: usize,
         max_offset_exclusive: i64,
         min_one_batch: bool,
-    ) -> Result<ReadResult, ReadError> {
+    ) -> Result<SlicedRead, ReadError> {
         self.check_healthy()?;
         let (log_start_offset, log_end_offset) = (self.log_start_offset, self.log_end_offset());
         if fetch_offset < log_start_offset || fetch_offset > log_end_offset {
@@ -28,8 +29,8 @@ impl Log {
                 log_end_offset,
             });
         }
-        let mut result = ReadResult {
-            records: Vec::new(),
+        let mut result = SlicedRead {
+            slices: Vec::new(),
             bytes: 0,
             log_start_offset,
             log_end_offset,
@@ -50,12 +51,12 @@ impl Log {
                 None
             };
             let budget = max_bytes.saturating_sub(result.bytes);
-            let (chunk, stopped) = segment
-                .read_batches(position, budget, max_offset_exclusive, oversize)
+            let (slice, stopped) = segment
+                .slice_batches(position, budget, max_offset_exclusive, oversize)
                 .map_err(io(segment.base_offset()))?;
-            if let Some(chunk) = chunk {
-                result.bytes += chunk.len();
-                result.records.push(chunk);
+            if let Some(slice) = slice {
+                result.bytes += slice.len();
+                result.slices.push(slice);
             }
             index += 1;
             let Some(next) = self.segments.get(index).filter(|_| !stopped) else {
@@ -68,6 +69,33 @@ impl Log {
                 None
             };
         }
+    }
+
+    /// [`Log::read_slices`], with the batches read into memory.
+    pub fn read(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        max_offset_exclusive: i64,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, ReadError> {
+        let sliced =
+            self.read_slices(fetch_offset, max_bytes, max_offset_exclusive, min_one_batch)?;
+        let records = sliced
+            .slices
+            .iter()
+            .map(|slice| {
+                slice.read().map_err(|e| {
+                    LogError::io(format!("read segment at {}", slice.position()))(e).into()
+                })
+            })
+            .collect::<Result<Vec<_>, ReadError>>()?;
+        Ok(ReadResult {
+            records,
+            bytes: sliced.bytes,
+            log_start_offset: sliced.log_start_offset,
+            log_end_offset: sliced.log_end_offset,
+        })
     }
 
     /// The segment index, position and header of the batch holding

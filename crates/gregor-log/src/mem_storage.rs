@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use crate::storage::{SegmentFile, Storage};
+use crate::storage::{SegmentFile, SharedFile, Storage};
 
 type Data = Arc<RwLock<Vec<u8>>>;
 
@@ -114,11 +115,7 @@ impl MemFile {
 
 impl SegmentFile for MemFile {
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let data = self.read();
-        let start = usize::try_from(pos).unwrap_or(usize::MAX).min(data.len());
-        let n = buf.len().min(data.len() - start);
-        buf[..n].copy_from_slice(&data[start..start + n]);
-        Ok(n)
+        Ok(copy_at(&self.read(), pos, buf))
     }
 
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -145,4 +142,37 @@ impl SegmentFile for MemFile {
     fn sync(&self) -> io::Result<()> {
         Ok(())
     }
+
+    fn shared(&self) -> Arc<dyn SharedFile> {
+        Arc::new(MemShared(self.data.clone()))
+    }
+}
+
+/// [`SharedFile`] over the same bytes as a [`MemFile`].
+struct MemShared(Data);
+
+impl SharedFile for MemShared {
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let data = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(copy_at(&data, pos, buf))
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        None
+    }
+}
+
+/// Positional read out of a file's bytes; short only at the end.
+fn copy_at(data: &[u8], pos: u64, buf: &mut [u8]) -> usize {
+    let start = usize::try_from(pos).unwrap_or(usize::MAX).min(data.len());
+    let n = buf.len().min(data.len() - start);
+    buf[..n].copy_from_slice(&data[start..start + n]);
+    n
 }

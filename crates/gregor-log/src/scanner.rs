@@ -9,6 +9,9 @@ use crate::storage::SegmentFile;
 
 /// Read-ahead for header-only walks (index lookups, producer-state replay).
 pub(crate) const HEADER_SCAN_BLOCK_BYTES: usize = 16 << 10;
+/// Read-ahead for the fetch path's walk to its end boundary, which the
+/// offset index has already brought within about one index interval.
+pub(crate) const SLICE_SCAN_BLOCK_BYTES: usize = 4 << 10;
 /// Read-ahead for validating walks (recovery), which read every byte.
 pub(crate) const RECOVERY_SCAN_BLOCK_BYTES: usize = 1 << 20;
 

@@ -2,8 +2,8 @@
 //! the `Log`; only the last (active) segment is ever appended to.
 
 use std::io;
+use std::sync::Arc;
 
-use bytes::Bytes;
 use gregor_protocol::batch::{
     split_batches, BatchHeader, Compression, RecordIter, TimestampType, BATCH_HEADER_BYTES,
     NO_TIMESTAMP,
@@ -12,8 +12,12 @@ use tracing::warn;
 
 use crate::config::{LogConfig, SEGMENT_BYTES_MAX};
 use crate::index::{IndexFile, OffsetEntry, TimeEntry};
-use crate::scanner::{BatchScanner, Scanned, HEADER_SCAN_BLOCK_BYTES, RECOVERY_SCAN_BLOCK_BYTES};
-use crate::storage::{SegmentFile, Storage};
+use crate::scanner::{
+    BatchScanner, Scanned, HEADER_SCAN_BLOCK_BYTES, RECOVERY_SCAN_BLOCK_BYTES,
+    SLICE_SCAN_BLOCK_BYTES,
+};
+use crate::slice::FileSlice;
+use crate::storage::{SegmentFile, SharedFile, Storage};
 
 pub(crate) const LOG_SUFFIX: &str = ".log";
 pub(crate) const INDEX_SUFFIX: &str = ".index";
@@ -473,6 +477,15 @@ impl Segment {
         }
     }
 
+    /// Handles on the log and index files, for an fsync off the log's lock.
+    pub fn shared_files(&self) -> [Arc<dyn SharedFile>; 3] {
+        [
+            self.log.shared(),
+            self.offset_index.shared(),
+            self.time_index.shared(),
+        ]
+    }
+
     pub fn flush(&self) -> io::Result<()> {
         self.log.sync()?;
         self.offset_index.sync()?;
@@ -547,48 +560,71 @@ impl Segment {
         }
     }
 
-    /// Reads whole batches from `position` (a batch boundary): those that
-    /// end below `max_offset_exclusive` and fit in `max_bytes`, except
-    /// that `first` (the header at `position`, when the caller wants the
-    /// first batch whatever its size) is always included. Returns the bytes
-    /// and whether the read stopped early (limit reached) rather than at
-    /// the end of the segment.
-    pub fn read_batches(
+    /// Fetch: a slice of whole batches from the batch boundary `position`,
+    /// at most `max_bytes` long, none reaching `max_offset_exclusive`. With
+    /// `first` (that batch's header) the first batch is included even if
+    /// larger than `max_bytes`. Only batch headers are read: the stored
+    /// bytes go to the client without passing through the broker. The flag
+    /// says the read stopped inside this segment (a limit was hit), so the
+    /// next segment must not be read.
+    pub fn slice_batches(
         &self,
         position: u64,
         max_bytes: usize,
         max_offset_exclusive: i64,
         first: Option<&BatchHeader>,
-    ) -> io::Result<(Option<Bytes>, bool)> {
+    ) -> io::Result<(Option<FileSlice>, bool)> {
         let size = self.log.len();
         if position >= size {
             return Ok((None, false));
         }
-        let mut want = (max_bytes as u64).min(size - position);
-        if let Some(h) = first {
-            want = want.max(h.total_bytes() as u64);
+        let limit = position.saturating_add(max_bytes as u64).min(size);
+        let offset_bound = max_offset_exclusive < self.next_offset();
+        let mut end = if !offset_bound && limit == size {
+            size
+        } else {
+            self.batch_end(position, limit, max_offset_exclusive)?
+        };
+        if end == position {
+            if let Some(h) = first.filter(|h| h.last_offset() < max_offset_exclusive) {
+                end = (position + h.total_bytes() as u64).min(size);
+            }
         }
-        let mut buf = vec![0u8; want as usize];
-        self.log.read_exact_at(position, &mut buf)?;
-        let mut end = 0usize;
-        let mut limited = false;
-        for item in split_batches(&buf) {
-            let Ok((header, range)) = item else {
-                limited = true;
-                break;
-            };
-            let oversize_ok = range.start == 0 && first.is_some();
-            if header.last_offset() >= max_offset_exclusive
-                || (range.end > max_bytes && !oversize_ok)
-            {
-                limited = true;
+        let slice = (end > position)
+            .then(|| FileSlice::new(self.log.shared(), position, (end - position) as usize));
+        Ok((slice, end < size))
+    }
+
+    /// The end of the longest run of whole batches from `position` that
+    /// ends at or before `limit` and holds no offset at or past
+    /// `max_offset_exclusive`. The offset index skips most of the walk: an
+    /// entry at or before both bounds starts a batch whose predecessors all
+    /// qualify.
+    fn batch_end(&self, position: u64, limit: u64, max_offset_exclusive: i64) -> io::Result<u64> {
+        let base = self.base_offset;
+        let by_size = self
+            .offset_index
+            .floor_by(limit as i64, |e| i64::from(e.position))?;
+        let by_offset = self.offset_index.floor(
+            max_offset_exclusive
+                .saturating_sub(1)
+                .saturating_sub(base)
+                .clamp(-1, RELATIVE_OFFSET_MAX),
+        )?;
+        let jump = match (by_size, by_offset) {
+            (Some(s), Some(o)) => u64::from(s.position.min(o.position)),
+            _ => 0,
+        };
+        let mut scanner = BatchScanner::new(&*self.log, jump.max(position), SLICE_SCAN_BLOCK_BYTES);
+        let mut end = scanner.position();
+        while let Scanned::Batch { position, header } = scanner.next_header()? {
+            let batch_end = position + header.total_bytes() as u64;
+            if batch_end > limit || header.last_offset() >= max_offset_exclusive {
                 break;
             }
-            end = range.end;
+            end = batch_end;
         }
-        let stopped = limited || position + (end as u64) < size;
-        buf.truncate(end);
-        Ok(((end > 0).then(|| Bytes::from(buf)), stopped))
+        Ok(end)
     }
 
     /// Reads the header of the batch at `position`.

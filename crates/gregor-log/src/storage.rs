@@ -8,6 +8,8 @@
 
 use std::fmt;
 use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
 
 /// One file of a partition directory: positional reads, appends at the
 /// end, truncation and fsync. Owned by one segment or index; reads may run
@@ -26,6 +28,10 @@ pub trait SegmentFile: Send + Sync {
     fn truncate(&mut self, len: u64) -> io::Result<()>;
     /// Makes everything written so far durable.
     fn sync(&self) -> io::Result<()>;
+    /// A handle on the same file that outlives the log's lock: the fsync
+    /// of a rolled segment runs on another thread, and fetch responses send
+    /// slices of segment files to the socket from it.
+    fn shared(&self) -> Arc<dyn SharedFile>;
 
     /// Reads exactly `buf.len()` bytes at `pos`, or fails with `UnexpectedEof`.
     fn read_exact_at(&self, mut pos: u64, mut buf: &mut [u8]) -> io::Result<()> {
@@ -47,6 +53,18 @@ pub trait SegmentFile: Send + Sync {
         }
         Ok(())
     }
+}
+
+/// What [`SegmentFile::shared`] hands out: positional reads and fsync,
+/// safe to use while the log appends to the same file.
+pub trait SharedFile: Send + Sync {
+    /// Reads up to `buf.len()` bytes at `pos`; fewer only at end of file.
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize>;
+    /// Makes everything written so far durable.
+    fn sync(&self) -> io::Result<()>;
+    /// The OS file descriptor, for `sendfile`; `None` for files that are
+    /// not OS files (the in-memory storage).
+    fn raw_fd(&self) -> Option<RawFd>;
 }
 
 /// A partition directory. Names are plain file names, never paths.

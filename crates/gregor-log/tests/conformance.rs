@@ -3,8 +3,10 @@
 
 mod common;
 
+use bytes::Bytes;
 use common::{
-    encode, file_len, files_with, open, plain, ranges, read_all, records, value, Backend, Spec, T0,
+    encode, file_len, files_with, headers, open, plain, ranges, read_all, records, value, Backend,
+    Spec, T0,
 };
 use gregor_log::{AppendError, LogConfig, LogError, ReadError, TimestampType};
 use gregor_protocol::batch::{BatchHeader, CRC_OFFSET, MAGIC_OFFSET};
@@ -16,6 +18,8 @@ both_backends!(
     read_never_passes_the_high_watermark,
     out_of_range_and_end_of_log_reads,
     roll_by_size_keeps_offsets_dense,
+    roll_hands_out_the_fsync_of_the_old_segments,
+    sliced_reads_name_the_bytes_read_returns,
     roll_by_time_follows_record_timestamps,
     roll_by_time_without_timestamps_uses_the_clock,
     roll_when_the_index_is_full,
@@ -185,6 +189,83 @@ fn roll_by_size_keeps_offsets_dense<B: Backend>() {
         .append(&mut huge, 0, T0)
         .expect_err("bigger than a segment");
     assert!(matches!(err, AppendError::RecordListTooLarge { .. }));
+}
+
+fn roll_hands_out_the_fsync_of_the_old_segments<B: Backend>() {
+    let backend = B::fresh();
+    let batch_bytes = plain(2, T0).len() as u64;
+    let mut log = open(&backend, &small_segments(batch_bytes * 3), true, T0);
+    for _ in 0..3 {
+        log.append(&mut plain(2, T0), 0, T0).expect("append");
+    }
+    assert!(log.take_flush_job().is_none(), "no roll yet");
+    for _ in 0..7 {
+        log.append(&mut plain(2, T0), 0, T0).expect("append");
+    }
+    // Three rolls since the last take: one job covering all of them.
+    let job = log.take_flush_job().expect("rolls leave a flush job");
+    assert_eq!(job.upto(), 18);
+    assert!(log.take_flush_job().is_none(), "taken once");
+    job.run().expect("fsync");
+    log.flush_done(&job, Ok(())).expect("recovery point moves");
+    log.append(&mut plain(2, T0), 0, T0).expect("append");
+
+    // A failed fsync loses data silently if ignored: the log goes offline.
+    for _ in 0..3 {
+        log.append(&mut plain(2, T0), 0, T0).expect("append");
+    }
+    let job = log.take_flush_job().expect("another roll");
+    let err = log
+        .flush_done(&job, Err(std::io::Error::other("injected fsync failure")))
+        .expect_err("offline");
+    assert!(err.to_string().contains("injected"), "{err}");
+    assert!(log.append(&mut plain(2, T0), 0, T0).is_err());
+}
+
+/// The slices a fetch sends are exactly the bytes `read` returns, for
+/// every start offset, byte limit and high watermark, across segments.
+fn sliced_reads_name_the_bytes_read_returns<B: Backend>() {
+    let backend = B::fresh();
+    let batch_bytes = plain(2, T0).len() as u64;
+    let mut log = open(&backend, &small_segments(batch_bytes * 5), true, T0);
+    for n in 1..=12 {
+        log.append(&mut plain(n % 3 + 1, T0), 0, T0)
+            .expect("append");
+    }
+    let end = log.log_end_offset();
+    for offset in 0..end {
+        for max_bytes in [
+            0,
+            1,
+            batch_bytes as usize,
+            3 * batch_bytes as usize,
+            1 << 20,
+        ] {
+            for hw in [offset, offset + 1, end / 2, end] {
+                let hw = hw.max(offset);
+                let read = log.read(offset, max_bytes, hw, true).expect("read");
+                let sliced = log
+                    .read_slices(offset, max_bytes, hw, true)
+                    .expect("slices");
+                let bytes: Vec<Bytes> = sliced
+                    .slices
+                    .iter()
+                    .map(|s| s.read().expect("slice reads"))
+                    .collect();
+                assert_eq!(
+                    bytes, read.records,
+                    "offset {offset} max {max_bytes} hw {hw}"
+                );
+                assert_eq!(sliced.bytes, read.bytes);
+                for h in headers(&read) {
+                    assert!(h.last_offset() < hw, "batch past the high watermark");
+                }
+                if read.bytes > max_bytes {
+                    assert_eq!(headers(&read).len(), 1, "only the first batch may exceed");
+                }
+            }
+        }
+    }
 }
 
 fn roll_by_time_follows_record_timestamps<B: Backend>() {
