@@ -11,6 +11,7 @@ pub mod error;
 pub mod frame;
 pub mod record_keys;
 pub mod request;
+pub mod splice;
 
 pub use error::ProtocolError;
 pub use kafka_protocol;
