@@ -208,7 +208,7 @@ impl Broker {
 }
 
 pub(crate) fn write_group_records(
-    partition: &Partition,
+    partition: &Arc<Partition>,
     records: &[CoordinatorRecord],
     now: i64,
 ) -> Result<(), PartitionError> {

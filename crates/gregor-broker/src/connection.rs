@@ -5,27 +5,39 @@
 //! producer relies on it) and makes response order trivially right. The
 //! reader keeps accepting pipelined frames into its buffer meanwhile, and
 //! responses are flushed together once no complete request is waiting.
+//!
+//! Fetch responses are written in parts: the encoded fields go through the
+//! write buffer, and each stored record set of 16 KiB or more goes from its
+//! segment file to the socket with `sendfile`, never entering user space.
 
+use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use gregor_log::FileSlice;
 use gregor_protocol::frame::split_frame;
 use gregor_protocol::kafka_protocol::messages::{ApiKey, ResponseKind};
 use gregor_protocol::request::{api_name, decode_request, encode_response, peek_header};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use gregor_protocol::splice::{encode_response_spliced, FramePart};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, Interest};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::broker::Broker;
-use crate::handlers::{self, RequestContext};
+use crate::handlers::{self, Reply, RequestContext};
 
 /// Initial read buffer; grows to the largest frame seen.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// Write buffer in front of the socket.
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+/// Record sets at least this long are sent with `sendfile`; shorter ones
+/// are copied into the write buffer, which saves a flush and a syscall.
+const SENDFILE_MIN_BYTES: usize = 16 * 1024;
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -86,7 +98,7 @@ async fn run(
         };
         match handle_frame(broker, listener, frame, peer).await {
             Ok(Some(response)) => {
-                if let Err(e) = writer.write_all(&response).await {
+                if let Err(e) = write_response(&mut writer, response).await {
                     return Close::Io(e);
                 }
             }
@@ -99,6 +111,82 @@ async fn run(
     }
 }
 
+/// An encoded response, whole or in parts (see the module comment).
+enum Outgoing {
+    Frame(BytesMut),
+    Parts(Vec<FramePart>, Vec<Vec<FileSlice>>),
+}
+
+impl From<BytesMut> for Outgoing {
+    fn from(frame: BytesMut) -> Outgoing {
+        Outgoing::Frame(frame)
+    }
+}
+
+async fn write_response(
+    writer: &mut BufWriter<OwnedWriteHalf>,
+    response: Outgoing,
+) -> io::Result<()> {
+    let (parts, records) = match response {
+        Outgoing::Frame(frame) => return writer.write_all(&frame).await,
+        Outgoing::Parts(parts, records) => (parts, records),
+    };
+    for part in parts {
+        let index = match part {
+            FramePart::Bytes(bytes) => {
+                writer.write_all(&bytes).await?;
+                continue;
+            }
+            FramePart::Records(index) => index,
+        };
+        for slice in records.get(index).into_iter().flatten() {
+            match slice.raw_fd().filter(|_| slice.len() >= SENDFILE_MIN_BYTES) {
+                Some(fd) => {
+                    writer.flush().await?;
+                    send_file(writer.get_ref().as_ref(), fd, slice).await?;
+                }
+                None => writer.write_all(&slice.read()?).await?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends a file slice to the socket with `sendfile(2)`. The slice holds the
+/// file open, so `fd` stays valid throughout.
+async fn send_file(stream: &TcpStream, fd: RawFd, slice: &FileSlice) -> io::Result<()> {
+    let (mut position, mut left) = (slice.position(), slice.len());
+    while left > 0 {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            let mut offset = libc::off_t::try_from(position)
+                .map_err(|_| io::Error::other("file position out of range"))?;
+            // SAFETY: both descriptors are open for the whole call (the
+            // stream is borrowed, the slice keeps the file open) and
+            // `offset` is a valid, exclusively borrowed off_t.
+            let n = unsafe { libc::sendfile(stream.as_raw_fd(), fd, &mut offset, left) };
+            usize::try_from(n).map_err(|_| io::Error::last_os_error())
+        });
+        match sent {
+            Ok(0) => {
+                // The frame's length is already on the wire; a short body
+                // cannot be repaired, so the connection closes.
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "segment file ended inside a fetch slice",
+                ));
+            }
+            Ok(n) => {
+                position += n as u64;
+                left -= n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Handles one request frame. `Ok(None)` means no response is due (produce
 /// with acks=0); `Err` means the connection must be closed, which is what
 /// Kafka does for requests it cannot parse.
@@ -107,7 +195,7 @@ async fn handle_frame(
     listener: &Arc<str>,
     frame: Bytes,
     peer: SocketAddr,
-) -> Result<Option<BytesMut>, String> {
+) -> Result<Option<Outgoing>, String> {
     let prefix = peek_header(&frame).map_err(|e| e.to_string())?;
     let Ok(api_key) = ApiKey::try_from(prefix.api_key) else {
         return Err(format!("unknown api key {}", prefix.api_key));
@@ -123,7 +211,7 @@ async fn handle_frame(
             let body: ResponseKind = handlers::api_versions::unsupported_version_response().into();
             let out = encode_response(api_key, 0, prefix.correlation_id, &body)
                 .map_err(|e| e.to_string())?;
-            return Ok(Some(out));
+            return Ok(Some(out.into()));
         }
         return Err(format!(
             "{} v{} is outside the supported range {}..={}",
@@ -146,10 +234,23 @@ async fn handle_frame(
         peer,
         listener: listener.clone(),
     };
-    let Some(response) = handlers::dispatch(broker, &ctx, request.body).await else {
+    let Some(reply) = handlers::dispatch(broker, &ctx, request.body).await else {
         return Ok(None);
     };
-    match encode_response(api_key, ctx.api_version, ctx.correlation_id, &response) {
+    let encoded = match reply {
+        Reply::Body(body) => {
+            encode_response(api_key, ctx.api_version, ctx.correlation_id, &body).map(Outgoing::from)
+        }
+        Reply::Fetch(fetch) => encode_response_spliced(
+            api_key,
+            ctx.api_version,
+            ctx.correlation_id,
+            &fetch.response,
+            &fetch.record_lens(),
+        )
+        .map(|parts| Outgoing::Parts(parts, fetch.records)),
+    };
+    match encoded {
         Ok(out) => Ok(Some(out)),
         Err(e) => {
             warn!(api = api_name(api_key), version = ctx.api_version, error = %e, "response encoding failed");
@@ -168,7 +269,7 @@ fn answer_unserved(
     api_version: i16,
     correlation_id: i32,
     frame: Bytes,
-) -> Result<Option<BytesMut>, String> {
+) -> Result<Option<Outgoing>, String> {
     let range = api_key.valid_versions();
     let not_served = || {
         format!(
@@ -183,6 +284,6 @@ fn answer_unserved(
     let response = handlers::unsupported::error_response(&request.body).ok_or_else(not_served)?;
     // A version whose response lacks the error field cannot carry the answer.
     encode_response(api_key, api_version, correlation_id, &response)
-        .map(Some)
+        .map(|out| Some(out.into()))
         .map_err(|_| not_served())
 }

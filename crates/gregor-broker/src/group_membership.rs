@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use gregor_coordinator::classic::{ClassicOutput, Completion, WaiterId};
@@ -158,7 +159,7 @@ impl Broker {
 
     /// Writes an event's records; returns the completions to send, turned
     /// into errors if the records could not be written.
-    fn write_membership(&self, partition: &Partition, out: ClassicOutput) -> Vec<Completion> {
+    fn write_membership(&self, partition: &Arc<Partition>, out: ClassicOutput) -> Vec<Completion> {
         if out.records.is_empty() {
             return out.completions;
         }

@@ -1,11 +1,12 @@
 //! One partition this broker leads: its log and its high watermark.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use gregor_log::{
     AppendError, AppendInfo, AppendOrigin, Log, LogConfig, LogError, ReadError, ReadResult,
+    SlicedRead,
 };
 use gregor_protocol::batch::split_batches;
 use gregor_protocol::kafka_protocol::indexmap::IndexMap;
@@ -14,6 +15,7 @@ use gregor_protocol::kafka_protocol::records::{
 };
 use gregor_protocol::record_keys::keyless_record_indexes;
 use tokio::sync::watch;
+use tracing::warn;
 use uuid::Uuid;
 
 /// A partition's log plus the offsets readers may see. Owned by the
@@ -92,6 +94,40 @@ impl Partition {
         guard.as_mut().map(f).ok_or(PartitionError::Gone)
     }
 
+    /// [`Partition::with_log`] for appends: the fsync of any segment the
+    /// append rolled runs afterwards on the blocking pool, off the lock, and
+    /// moves the log's recovery point when done. A failed fsync takes the
+    /// log offline (see `Log::flush_done`).
+    fn with_log_flushing<T>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Log) -> T,
+    ) -> Result<T, PartitionError> {
+        let (out, job) = self.with_log(|log| {
+            let out = f(log);
+            (out, log.take_flush_job())
+        })?;
+        if let Some(job) = job {
+            let partition = self.clone();
+            let flush = move || {
+                let outcome = job.run();
+                match partition.with_log(|log| log.flush_done(&job, outcome)) {
+                    Ok(Err(e)) => {
+                        warn!(partition = %partition.name(), error = %e, "flush of rolled segments failed")
+                    }
+                    Ok(Ok(())) | Err(PartitionError::Gone) => {}
+                    Err(other) => {
+                        warn!(partition = %partition.name(), error = ?other, "flush of rolled segments failed")
+                    }
+                }
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(flush)),
+                Err(_) => flush(),
+            }
+        }
+        Ok(out)
+    }
+
     /// Applies a changed topic config to the live log.
     pub fn reconfigure(&self, config: LogConfig, compacted: bool) {
         self.compacted.store(compacted, Ordering::Relaxed);
@@ -103,7 +139,7 @@ impl Partition {
     }
 
     pub fn append(
-        &self,
+        self: &Arc<Self>,
         records: &mut BytesMut,
         now_ms: i64,
     ) -> Result<AppendInfo, PartitionError> {
@@ -112,7 +148,7 @@ impl Partition {
         }
         let epoch = self.leader_epoch();
         let info = self
-            .with_log(|log| log.append(records, epoch, now_ms))?
+            .with_log_flushing(|log| log.append(records, epoch, now_ms))?
             .map_err(PartitionError::Append)?;
         if !info.duplicate {
             self.high_watermark.send_replace(info.last_offset + 1);
@@ -126,14 +162,16 @@ impl Partition {
     /// skips the checks meant for client batches (`AppendOrigin::Coordinator`)
     /// and applies its own flush policy.
     pub fn append_coordinator_records(
-        &self,
+        self: &Arc<Self>,
         records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
         now_ms: i64,
     ) -> Result<AppendInfo, PartitionError> {
         let mut batch = encode_coordinator_batch(records, now_ms)?;
         let epoch = self.leader_epoch();
         let info = self
-            .with_log(|log| log.append_from(&mut batch, epoch, now_ms, AppendOrigin::Coordinator))?
+            .with_log_flushing(|log| {
+                log.append_from(&mut batch, epoch, now_ms, AppendOrigin::Coordinator)
+            })?
             .map_err(PartitionError::Append)?;
         self.high_watermark.send_replace(info.last_offset + 1);
         Ok(info)
@@ -148,6 +186,18 @@ impl Partition {
     ) -> Result<ReadResult, PartitionError> {
         let hw = self.high_watermark();
         self.with_log(|log| log.read(offset, max_bytes, hw, min_one_batch))?
+            .map_err(PartitionError::Read)
+    }
+
+    /// [`Partition::read`] as file slices, for the fetch path.
+    pub fn read_slices(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<SlicedRead, PartitionError> {
+        let hw = self.high_watermark();
+        self.with_log(|log| log.read_slices(offset, max_bytes, hw, min_one_batch))?
             .map_err(PartitionError::Read)
     }
 

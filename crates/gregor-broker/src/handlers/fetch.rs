@@ -1,12 +1,18 @@
 //! Fetch: stored batches from offsets, with long polling
 //! (`max_wait_ms`/`min_bytes`), response and partition byte limits,
 //! incremental fetch sessions (KIP-227) and isolation levels.
+//!
+//! The batches are never read here: the log names them as file slices,
+//! the response carries placeholders for them, and the connection sends
+//! them from the segment files (see `gregor_protocol::splice` and
+//! `connection.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::future::select_all;
+use gregor_log::FileSlice;
 use gregor_metadata::MetadataImage;
 use gregor_protocol::kafka_protocol::messages::fetch_request::FetchRequest;
 use gregor_protocol::kafka_protocol::messages::fetch_response::{
@@ -15,6 +21,7 @@ use gregor_protocol::kafka_protocol::messages::fetch_response::{
 use gregor_protocol::kafka_protocol::messages::{ApiKey, BrokerId, FetchResponse, TopicName};
 use gregor_protocol::kafka_protocol::protocol::StrBytes;
 use gregor_protocol::kafka_protocol::ResponseError;
+use gregor_protocol::splice::records_placeholder;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -40,20 +47,49 @@ struct PartitionRead {
     error: i16,
     high_watermark: i64,
     log_start_offset: i64,
-    records: Option<Bytes>,
+    /// The stored batches to send; `None` for a partition in error.
+    records: Option<Vec<FileSlice>>,
 }
 
-pub async fn handle(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> FetchResponse {
+impl PartitionRead {
+    fn bytes(&self) -> usize {
+        self.records.iter().flatten().map(FileSlice::len).sum()
+    }
+}
+
+/// A fetch response whose record sets are still in the segment files:
+/// the `n`th records field holding the placeholder is `records[n]`.
+pub struct FetchReply {
+    pub response: FetchResponse,
+    pub records: Vec<Vec<FileSlice>>,
+}
+
+impl FetchReply {
+    fn error(code: ResponseError, session_id: i32) -> FetchReply {
+        FetchReply {
+            response: FetchResponse::default()
+                .with_error_code(code.code())
+                .with_session_id(session_id),
+            records: Vec::new(),
+        }
+    }
+
+    /// The byte length of each spliced record set, in order.
+    pub fn record_lens(&self) -> Vec<usize> {
+        self.records
+            .iter()
+            .map(|slices| slices.iter().map(FileSlice::len).sum())
+            .collect()
+    }
+}
+
+pub async fn handle(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> FetchReply {
     let image = broker.metadata.image();
     let requested = requested_partitions(&image, &req, version);
     let (session_id, incremental, partitions) = match open_session(broker, &req, version, requested)
     {
         Ok(s) => s,
-        Err(code) => {
-            return FetchResponse::default()
-                .with_error_code(code.code())
-                .with_session_id(req.session_id)
-        }
+        Err(code) => return FetchReply::error(code, req.session_id),
     };
     let hosted: Vec<Option<Arc<Partition>>> = partitions
         .iter()
@@ -67,11 +103,7 @@ pub async fn handle(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Fe
             w.borrow_and_update();
         });
         let reads = read_all(&image, &partitions, &hosted, &req, version);
-        let bytes: usize = reads
-            .iter()
-            .filter_map(|r| r.records.as_ref())
-            .map(|b| b.len())
-            .sum();
+        let bytes: usize = reads.iter().map(PartitionRead::bytes).sum();
         let errors = reads.iter().any(|r| r.error != 0);
         if bytes >= req.min_bytes.max(0) as usize
             || errors
@@ -209,10 +241,9 @@ fn read_all(
             };
             let limit = (sp.max_bytes.max(0) as usize).min(response_bytes_left);
             let read = read_partition(partition, sp, limit, !any_data);
-            if let Some(records) = &read.records {
-                response_bytes_left = response_bytes_left.saturating_sub(records.len());
-                any_data |= !records.is_empty();
-            }
+            let bytes = read.bytes();
+            response_bytes_left = response_bytes_left.saturating_sub(bytes);
+            any_data |= bytes > 0;
             read
         })
         .collect()
@@ -279,26 +310,17 @@ fn read_partition(
     // A poll at the high watermark is the common idle case: answer it
     // without touching the log.
     if sp.fetch_offset == hw && log_start <= hw {
-        out.records = Some(Bytes::new());
+        out.records = Some(Vec::new());
         return out;
     }
-    match partition.read(sp.fetch_offset, limit, min_one_batch) {
+    match partition.read_slices(sp.fetch_offset, limit, min_one_batch) {
         Ok(read) => {
             out.log_start_offset = read.log_start_offset;
-            out.records = Some(concat(read.records));
+            out.records = Some(read.slices);
         }
         Err(e) => out.error = fetch_error(&e).code(),
     }
     out
-}
-
-fn concat(mut chunks: Vec<Bytes>) -> Bytes {
-    if chunks.len() == 1 {
-        return chunks.pop().unwrap_or_default();
-    }
-    let mut buf = BytesMut::with_capacity(chunks.iter().map(|c| c.len()).sum());
-    chunks.iter().for_each(|c| buf.extend_from_slice(c));
-    buf.freeze()
 }
 
 fn build_response(
@@ -309,11 +331,12 @@ fn build_response(
     reads: Vec<PartitionRead>,
     version: i16,
     read_committed: bool,
-) -> FetchResponse {
+) -> FetchReply {
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     let mut sent = Vec::new();
+    let mut records = Vec::new();
     for (sp, read) in partitions.iter().zip(reads) {
-        let has_data = read.records.as_ref().is_some_and(|r| !r.is_empty());
+        let has_data = read.bytes() > 0;
         let changed = read.error != 0
             || read.high_watermark != sp.last_high_watermark
             || read.log_start_offset != sp.last_log_start_offset;
@@ -335,7 +358,12 @@ fn build_response(
             // has nothing to skip and the last stable offset is the high watermark.
             .with_aborted_transactions(read_committed.then(Vec::new))
             .with_preferred_read_replica(BrokerId(-1))
-            .with_records(Some(read.records.unwrap_or_default()));
+            .with_records(Some(if has_data {
+                records.push(read.records.unwrap_or_default());
+                records_placeholder()
+            } else {
+                Bytes::new()
+            }));
         let same_topic = |t: &FetchableTopicResponse| {
             if version >= TOPIC_IDS_MIN_VERSION {
                 t.topic_id == read.key.topic_id
@@ -356,7 +384,10 @@ fn build_response(
     if session_id != 0 {
         broker.fetch_sessions.record_sent(session_id, &sent);
     }
-    FetchResponse::default()
-        .with_session_id(session_id)
-        .with_responses(topics)
+    FetchReply {
+        response: FetchResponse::default()
+            .with_session_id(session_id)
+            .with_responses(topics),
+        records,
+    }
 }

@@ -105,18 +105,29 @@ pub struct RequestContext {
     pub listener: Arc<str>,
 }
 
+/// A handler's answer.
+pub enum Reply {
+    Body(ResponseKind),
+    /// A fetch response whose stored batches are sent from the segment files.
+    Fetch(fetch::FetchReply),
+}
+
 /// Routes a decoded request to its handler. `None`: no response is sent.
 pub async fn dispatch(
     broker: &Arc<Broker>,
     ctx: &RequestContext,
     body: RequestKind,
-) -> Option<ResponseKind> {
+) -> Option<Reply> {
     let v = ctx.api_version;
-    Some(match body {
+    Some(Reply::Body(match body {
         RequestKind::ApiVersions(r) => api_versions::handle(r, v).into(),
         RequestKind::Metadata(r) => metadata::handle(broker, ctx, r).await.into(),
-        RequestKind::Produce(r) => return produce::handle(broker, r, v).await.map(Into::into),
-        RequestKind::Fetch(r) => fetch::handle(broker, r, v).await.into(),
+        RequestKind::Produce(r) => {
+            return produce::handle(broker, r, v)
+                .await
+                .map(|r| Reply::Body(r.into()))
+        }
+        RequestKind::Fetch(r) => return Some(Reply::Fetch(fetch::handle(broker, r, v).await)),
         RequestKind::ListOffsets(r) => list_offsets::handle(broker, r, v).into(),
         RequestKind::CreateTopics(r) => create_topics::handle(broker, r, v).await.into(),
         RequestKind::DeleteTopics(r) => delete_topics::handle(broker, r, v).await.into(),
@@ -148,7 +159,7 @@ pub async fn dispatch(
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
-    })
+    }))
 }
 
 /// A topic name for a response.

@@ -83,15 +83,29 @@ pub fn assigned_consumer(
     partition: i32,
     offset: i64,
 ) -> BaseConsumer {
-    let consumer: BaseConsumer = base_config(bootstrap)
+    assigned_consumer_with(bootstrap, topic, partition, offset, &[])
+}
+
+/// [`assigned_consumer`] with extra client settings.
+pub fn assigned_consumer_with(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    extra: &[(&str, &str)],
+) -> BaseConsumer {
+    let mut config = base_config(bootstrap);
+    config
         .set("group.id", "gregor-e2e-assign-only")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false")
         .set("auto.offset.reset", "error")
-        .set("fetch.wait.max.ms", "100")
-        .create()
-        .expect("consumer");
+        .set("fetch.wait.max.ms", "100");
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
+    let consumer: BaseConsumer = config.create().expect("consumer");
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
         .expect("tpl");
