@@ -81,10 +81,10 @@ impl MetadataStore {
         if records.is_empty() {
             return Ok(Ok((current, out)));
         }
-        let mut batch = encode_batch(&records)?;
+        let batch = encode_batch(&records)?;
         // The broker itself writes here, not a client: Kafka's client-only
         // checks (base offset 0 per batch) do not apply.
-        log.append_from(&mut batch, 0, now_ms(), AppendOrigin::Coordinator)
+        log.append_from(&batch, 0, now_ms(), AppendOrigin::Coordinator)
             .map_err(|e| BrokerError::Metadata(format!("append: {e}")))?;
         log.flush()
             .map_err(|e| BrokerError::Metadata(format!("fsync: {e}")))?;

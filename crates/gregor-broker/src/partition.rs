@@ -140,7 +140,7 @@ impl Partition {
 
     pub fn append(
         self: &Arc<Self>,
-        records: &mut BytesMut,
+        records: &[u8],
         now_ms: i64,
     ) -> Result<AppendInfo, PartitionError> {
         if self.compacted.load(Ordering::Relaxed) {
@@ -166,11 +166,11 @@ impl Partition {
         records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
         now_ms: i64,
     ) -> Result<AppendInfo, PartitionError> {
-        let mut batch = encode_coordinator_batch(records, now_ms)?;
+        let batch = encode_coordinator_batch(records, now_ms)?;
         let epoch = self.leader_epoch();
         let info = self
             .with_log_flushing(|log| {
-                log.append_from(&mut batch, epoch, now_ms, AppendOrigin::Coordinator)
+                log.append_from(&batch, epoch, now_ms, AppendOrigin::Coordinator)
             })?
             .map_err(PartitionError::Append)?;
         self.high_watermark.send_replace(info.last_offset + 1);

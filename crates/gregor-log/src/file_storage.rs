@@ -2,7 +2,7 @@
 //! so that reads never move a shared cursor and hit the page cache.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -104,6 +104,9 @@ impl Storage for FileStorage {
     }
 }
 
+/// Most iovecs one `pwritev` takes (Linux's `IOV_MAX`).
+const IOV_MAX: usize = 1024;
+
 /// One open file. The length is tracked here so appends are positional
 /// writes at a known offset rather than `O_APPEND` writes.
 struct DiskFile {
@@ -125,6 +128,17 @@ impl SharedFile for File {
     }
 }
 
+impl DiskFile {
+    /// Part of a failed write may have landed; learn the real length so the
+    /// caller's truncate-to-undo starts from the truth.
+    fn after_failed_write(&mut self, error: io::Error) -> io::Error {
+        if let Ok(meta) = self.file.metadata() {
+            self.len = meta.len();
+        }
+        error
+    }
+}
+
 impl SegmentFile for DiskFile {
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
         FileExt::read_at(&*self.file, buf, pos)
@@ -136,15 +150,48 @@ impl SegmentFile for DiskFile {
                 self.len += data.len() as u64;
                 Ok(())
             }
-            Err(e) => {
-                // Part of the data may have landed; learn the real length so
-                // the caller's truncate-to-undo starts from the truth.
-                if let Ok(meta) = self.file.metadata() {
-                    self.len = meta.len();
+            Err(e) => Err(self.after_failed_write(e)),
+        }
+    }
+
+    fn append_vectored(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        let mut slices: Vec<IoSlice<'_>> = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| IoSlice::new(p))
+            .collect();
+        let mut left = &mut slices[..];
+        let mut written = 0u64;
+        while !left.is_empty() {
+            let count = left.len().min(IOV_MAX) as libc::c_int;
+            let at = libc::off_t::try_from(self.len + written)
+                .map_err(|_| io::Error::other("file offset out of range"))?;
+            // SAFETY: `IoSlice` is ABI-compatible with `iovec` on Unix, the
+            // slices borrow live buffers, and `count` is within `left`.
+            let n = unsafe {
+                libc::pwritev(
+                    self.file.as_raw_fd(),
+                    left.as_ptr().cast::<libc::iovec>(),
+                    count,
+                    at,
+                )
+            };
+            match usize::try_from(n) {
+                Ok(0) => return Err(self.after_failed_write(io::ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    written += n as u64;
+                    IoSlice::advance_slices(&mut left, n);
                 }
-                Err(e)
+                Err(_) => {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        return Err(self.after_failed_write(e));
+                    }
+                }
             }
         }
+        self.len += written;
+        Ok(())
     }
 
     fn len(&self) -> u64 {

@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use gregor_protocol::batch::{
     set_base_offset, set_log_append_time, set_partition_leader_epoch, split_batches,
-    validate_batch, BatchHeader, NO_TIMESTAMP,
+    validate_batch, BatchHeader, BATCH_HEADER_BYTES, NO_TIMESTAMP,
 };
 use tracing::{debug, warn};
 
@@ -122,6 +121,23 @@ impl std::fmt::Debug for FlushJob {
     }
 }
 
+/// A batch ready to be written: its rewritten header, then the rest of the
+/// producer's bytes as they arrived.
+pub(crate) struct PlacedBatch<'a> {
+    /// The header as stored (offsets assigned), parsed.
+    pub header: BatchHeader,
+    /// The first [`BATCH_HEADER_BYTES`] of the batch, rewritten; under
+    /// LogAppendTime the whole batch.
+    pub head: Vec<u8>,
+    pub rest: &'a [u8],
+}
+
+impl PlacedBatch<'_> {
+    pub fn len(&self) -> usize {
+        self.head.len() + self.rest.len()
+    }
+}
+
 /// Totals of a validated append.
 struct Validated {
     records: u64,
@@ -202,7 +218,7 @@ impl Log {
     /// Appends a produce request's `records` from a client. See [`Log::append_from`].
     pub fn append(
         &mut self,
-        records: &mut BytesMut,
+        records: &[u8],
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, AppendError> {
@@ -210,12 +226,15 @@ impl Log {
     }
 
     /// Validates every batch in `records`, checks idempotent-producer
-    /// sequences, assigns offsets and the leader epoch in place (and
-    /// LogAppendTime if configured), then writes the buffer with one write,
-    /// rolling first if needed. All-or-nothing across batches.
+    /// sequences, assigns offsets and the leader epoch (and LogAppendTime
+    /// if configured), then writes the batches with one vectored write,
+    /// rolling first if needed. All-or-nothing across batches. The
+    /// producer's bytes are not copied: only each batch's 61-byte header is
+    /// rewritten, in a copy written in front of the untouched rest (under
+    /// LogAppendTime, which changes the CRC, the whole batch is copied).
     pub fn append_from(
         &mut self,
-        records: &mut BytesMut,
+        records: &[u8],
         leader_epoch: i32,
         now_ms: i64,
         origin: AppendOrigin,
@@ -228,7 +247,7 @@ impl Log {
         }
         let append_time =
             (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
-        let (base_offset, last_offset, max_timestamp) =
+        let (base_offset, last_offset, max_timestamp, placed) =
             self.assign_offsets(records, leader_epoch, append_time)?;
         if self.active().should_roll(
             &self.config,
@@ -239,9 +258,9 @@ impl Log {
         ) {
             self.roll(now_ms)?;
         }
-        self.write(records)?;
-        for (header, _) in split_batches(records).flatten() {
-            self.producers.update(&header);
+        self.write(&placed)?;
+        for batch in &placed {
+            self.producers.update(&batch.header);
         }
         self.unflushed_messages = self.unflushed_messages.saturating_add(validated.records);
         if self.unflushed_messages >= self.config.flush_interval_messages {
@@ -341,35 +360,49 @@ impl Log {
         }
     }
 
-    /// Patches base offsets, leader epoch and (optionally) LogAppendTime
-    /// into the validated buffer. Returns first and last offset and the
-    /// largest timestamp as stored.
-    fn assign_offsets(
+    /// Places the validated batches: base offsets, leader epoch and
+    /// (optionally) LogAppendTime go into a copy of each header. Returns
+    /// first and last offset, the largest timestamp as stored, and the
+    /// batches to write.
+    fn assign_offsets<'a>(
         &self,
-        records: &mut [u8],
+        records: &'a [u8],
         leader_epoch: i32,
         append_time: Option<i64>,
-    ) -> Result<(i64, i64, i64), AppendError> {
+    ) -> Result<(i64, i64, i64, Vec<PlacedBatch<'a>>), AppendError> {
         let first = self.log_end_offset();
         let (mut next, mut max_timestamp, mut pos) = (first, NO_TIMESTAMP, 0usize);
+        let mut placed = Vec::with_capacity(1);
         while pos < records.len() {
             let header = BatchHeader::parse(&records[pos..])?;
-            let batch = &mut records[pos..pos + header.total_bytes()];
-            set_base_offset(batch, next);
-            set_partition_leader_epoch(batch, leader_epoch);
+            let batch = &records[pos..pos + header.total_bytes()];
+            let split = if append_time.is_some() {
+                batch.len()
+            } else {
+                BATCH_HEADER_BYTES
+            };
+            let (head, rest) = batch.split_at(split);
+            let mut head = head.to_vec();
+            set_base_offset(&mut head, next);
+            set_partition_leader_epoch(&mut head, leader_epoch);
             if let Some(now) = append_time {
-                set_log_append_time(batch, now);
+                set_log_append_time(&mut head, now);
             }
+            placed.push(PlacedBatch {
+                header: BatchHeader::parse(&head)?,
+                head,
+                rest,
+            });
             max_timestamp = max_timestamp.max(append_time.unwrap_or(header.max_timestamp));
             next += i64::from(header.last_offset_delta) + 1;
             pos += header.total_bytes();
         }
-        Ok((first, next - 1, max_timestamp))
+        Ok((first, next - 1, max_timestamp, placed))
     }
 
-    fn write(&mut self, records: &[u8]) -> Result<(), LogError> {
+    fn write(&mut self, batches: &[PlacedBatch<'_>]) -> Result<(), LogError> {
         let base = self.active().base_offset();
-        match self.active_mut().append(records) {
+        match self.active_mut().append(batches) {
             Ok(()) => Ok(()),
             Err(SegmentWriteError { error, undone }) => {
                 if !undone {

@@ -5,13 +5,13 @@ use std::io;
 use std::sync::Arc;
 
 use gregor_protocol::batch::{
-    split_batches, BatchHeader, Compression, RecordIter, TimestampType, BATCH_HEADER_BYTES,
-    NO_TIMESTAMP,
+    BatchHeader, Compression, RecordIter, TimestampType, BATCH_HEADER_BYTES, NO_TIMESTAMP,
 };
 use tracing::warn;
 
 use crate::config::{LogConfig, SEGMENT_BYTES_MAX};
 use crate::index::{IndexFile, OffsetEntry, TimeEntry};
+use crate::log::PlacedBatch;
 use crate::scanner::{
     BatchScanner, Scanned, HEADER_SCAN_BLOCK_BYTES, RECOVERY_SCAN_BLOCK_BYTES,
     SLICE_SCAN_BLOCK_BYTES,
@@ -386,9 +386,9 @@ impl Segment {
         Ok(size - valid_end)
     }
 
-    /// Appends validated, offset-assigned batches with one write and
-    /// updates the indexes. On failure, tries to undo everything.
-    pub fn append(&mut self, batches: &[u8]) -> Result<(), SegmentWriteError> {
+    /// Appends validated, offset-assigned batches with one (vectored) write
+    /// and updates the indexes. On failure, tries to undo everything.
+    pub fn append(&mut self, batches: &[PlacedBatch<'_>]) -> Result<(), SegmentWriteError> {
         let (size, offset_entries, time_entries, state) = (
             self.log.len(),
             self.offset_index.entries(),
@@ -410,19 +410,19 @@ impl Segment {
         })
     }
 
-    fn append_inner(&mut self, batches: &[u8]) -> io::Result<()> {
-        let start = self.log.len();
-        self.log.append(batches)?;
-        for item in split_batches(batches) {
-            let (header, range) =
-                item.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            let position = start + range.start as u64;
-            if let Some((o, t)) = self.state.track(
+    fn append_inner(&mut self, batches: &[PlacedBatch<'_>]) -> io::Result<()> {
+        let mut position = self.log.len();
+        let parts: Vec<&[u8]> = batches.iter().flat_map(|b| [&b.head[..], b.rest]).collect();
+        self.log.append_vectored(&parts)?;
+        for batch in batches {
+            let tracked = self.state.track(
                 self.base_offset,
                 self.index_interval_bytes,
                 position,
-                &header,
-            ) {
+                &batch.header,
+            );
+            position += batch.len() as u64;
+            if let Some((o, t)) = tracked {
                 self.offset_index.append(o)?;
                 if let Some(t) = t {
                     self.time_index.append(t)?;

@@ -19,6 +19,11 @@ pub trait SegmentFile: Send + Sync {
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes all of `data` at the current end of the file.
     fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Writes `parts`, in order, at the current end of the file; one
+    /// syscall where the storage can (`pwritev`).
+    fn append_vectored(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        parts.iter().try_for_each(|p| self.append(p))
+    }
     /// Current length in bytes, including unsynced appends.
     fn len(&self) -> u64;
     fn is_empty(&self) -> bool {

@@ -56,7 +56,7 @@ fn append_assigns_dense_offsets_and_reads_back<B: Backend>() {
     for (tag, n) in [(1u32, 2usize), (2, 3), (3, 1)] {
         let spec = Spec::plain(n, T0 + i64::from(tag) * 10).tagged(tag);
         let first = log.log_end_offset();
-        let info = log.append(&mut encode(&spec), 7, T0).expect("append");
+        let info = log.append(&encode(&spec), 7, T0).expect("append");
         assert_eq!(
             (info.base_offset, info.last_offset, info.record_count),
             (first, first + n as i64 - 1, n)
@@ -93,7 +93,7 @@ fn read_honours_max_bytes_and_min_one_batch<B: Backend>() {
     let backend = B::fresh();
     let mut log = open(&backend, &config(), true, T0);
     for _ in 0..4 {
-        log.append(&mut plain(3, T0), 0, T0).expect("append");
+        log.append(&plain(3, T0), 0, T0).expect("append");
     }
     let batch = read_all(&log).records[0].len() / 4;
     let leo = log.log_end_offset();
@@ -113,7 +113,7 @@ fn read_never_passes_the_high_watermark<B: Backend>() {
     let backend = B::fresh();
     let mut log = open(&backend, &config(), true, T0);
     for _ in 0..3 {
-        log.append(&mut plain(2, T0), 0, T0).expect("append");
+        log.append(&plain(2, T0), 0, T0).expect("append");
     }
     assert_eq!(
         ranges(&log.read(0, 1 << 20, 4, true).expect("read")),
@@ -148,7 +148,7 @@ fn out_of_range_and_end_of_log_reads<B: Backend>() {
         .expect("empty log")
         .records
         .is_empty());
-    log.append(&mut plain(2, T0), 0, T0).expect("append");
+    log.append(&plain(2, T0), 0, T0).expect("append");
     let at_end = log.read(2, 100, 2, true).expect("read at LEO");
     assert!(at_end.records.is_empty());
     assert_eq!(at_end.log_end_offset, 2);
@@ -166,7 +166,7 @@ fn roll_by_size_keeps_offsets_dense<B: Backend>() {
     let config = small_segments(batch_bytes * 3);
     let mut log = open(&backend, &config, true, T0);
     for _ in 0..10 {
-        log.append(&mut plain(2, T0), 0, T0).expect("append");
+        log.append(&plain(2, T0), 0, T0).expect("append");
     }
     assert_eq!(log.segment_base_offsets(), vec![0, 6, 12, 18]);
     let storage = backend.storage();
@@ -185,9 +185,7 @@ fn roll_by_size_keeps_offsets_dense<B: Backend>() {
     huge.extend_from_slice(&plain(2, T0));
     huge.extend_from_slice(&plain(2, T0));
     huge.extend_from_slice(&plain(2, T0));
-    let err = log
-        .append(&mut huge, 0, T0)
-        .expect_err("bigger than a segment");
+    let err = log.append(&huge, 0, T0).expect_err("bigger than a segment");
     assert!(matches!(err, AppendError::RecordListTooLarge { .. }));
 }
 
@@ -196,11 +194,11 @@ fn roll_hands_out_the_fsync_of_the_old_segments<B: Backend>() {
     let batch_bytes = plain(2, T0).len() as u64;
     let mut log = open(&backend, &small_segments(batch_bytes * 3), true, T0);
     for _ in 0..3 {
-        log.append(&mut plain(2, T0), 0, T0).expect("append");
+        log.append(&plain(2, T0), 0, T0).expect("append");
     }
     assert!(log.take_flush_job().is_none(), "no roll yet");
     for _ in 0..7 {
-        log.append(&mut plain(2, T0), 0, T0).expect("append");
+        log.append(&plain(2, T0), 0, T0).expect("append");
     }
     // Three rolls since the last take: one job covering all of them.
     let job = log.take_flush_job().expect("rolls leave a flush job");
@@ -208,18 +206,18 @@ fn roll_hands_out_the_fsync_of_the_old_segments<B: Backend>() {
     assert!(log.take_flush_job().is_none(), "taken once");
     job.run().expect("fsync");
     log.flush_done(&job, Ok(())).expect("recovery point moves");
-    log.append(&mut plain(2, T0), 0, T0).expect("append");
+    log.append(&plain(2, T0), 0, T0).expect("append");
 
     // A failed fsync loses data silently if ignored: the log goes offline.
     for _ in 0..3 {
-        log.append(&mut plain(2, T0), 0, T0).expect("append");
+        log.append(&plain(2, T0), 0, T0).expect("append");
     }
     let job = log.take_flush_job().expect("another roll");
     let err = log
         .flush_done(&job, Err(std::io::Error::other("injected fsync failure")))
         .expect_err("offline");
     assert!(err.to_string().contains("injected"), "{err}");
-    assert!(log.append(&mut plain(2, T0), 0, T0).is_err());
+    assert!(log.append(&plain(2, T0), 0, T0).is_err());
 }
 
 /// The slices a fetch sends are exactly the bytes `read` returns, for
@@ -229,8 +227,7 @@ fn sliced_reads_name_the_bytes_read_returns<B: Backend>() {
     let batch_bytes = plain(2, T0).len() as u64;
     let mut log = open(&backend, &small_segments(batch_bytes * 5), true, T0);
     for n in 1..=12 {
-        log.append(&mut plain(n % 3 + 1, T0), 0, T0)
-            .expect("append");
+        log.append(&plain(n % 3 + 1, T0), 0, T0).expect("append");
     }
     let end = log.log_end_offset();
     for offset in 0..end {
@@ -275,18 +272,17 @@ fn roll_by_time_follows_record_timestamps<B: Backend>() {
         ..config()
     };
     let mut log = open(&backend, &config, true, T0);
-    log.append(&mut plain(1, T0), 0, T0).expect("append");
-    log.append(&mut plain(1, T0 + 1_000), 0, T0 + 5_000)
+    log.append(&plain(1, T0), 0, T0).expect("append");
+    log.append(&plain(1, T0 + 1_000), 0, T0 + 5_000)
         .expect("append");
     assert_eq!(
         log.segment_count(),
         1,
         "exactly segment.ms old does not roll"
     );
-    log.append(&mut plain(1, T0 + 1_001), 0, T0)
-        .expect("append");
+    log.append(&plain(1, T0 + 1_001), 0, T0).expect("append");
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
-    log.append(&mut plain(1, T0 + 1_500), 0, T0 + 99_000)
+    log.append(&plain(1, T0 + 1_500), 0, T0 + 99_000)
         .expect("append");
     assert_eq!(
         log.segment_count(),
@@ -302,12 +298,12 @@ fn roll_by_time_without_timestamps_uses_the_clock<B: Backend>() {
         ..config()
     };
     let mut log = open(&backend, &config, true, 0);
-    log.append(&mut plain(1, -1), 0, 10).expect("append");
-    log.append(&mut plain(1, -1), 0, 900).expect("append");
+    log.append(&plain(1, -1), 0, 10).expect("append");
+    log.append(&plain(1, -1), 0, 900).expect("append");
     assert_eq!(log.segment_count(), 1);
     log.roll_if_due(999).expect("roll check");
     assert_eq!(log.segment_count(), 1);
-    log.append(&mut plain(1, -1), 0, 1_001).expect("append");
+    log.append(&plain(1, -1), 0, 1_001).expect("append");
     assert_eq!(log.segment_base_offsets(), vec![0, 2]);
     log.roll_if_due(2_002).expect("idle roll");
     assert_eq!(log.segment_base_offsets(), vec![0, 2, 3]);
@@ -328,7 +324,7 @@ fn roll_when_the_index_is_full<B: Backend>() {
     };
     let mut log = open(&backend, &config, true, T0);
     for _ in 0..9 {
-        log.append(&mut plain(1, T0), 0, T0).expect("append");
+        log.append(&plain(1, T0), 0, T0).expect("append");
     }
     assert_eq!(log.segment_base_offsets(), vec![0, 4, 8]);
     let storage = backend.storage();
@@ -338,7 +334,7 @@ fn roll_when_the_index_is_full<B: Backend>() {
     let backend = B::fresh();
     let mut log = open(&backend, &config, true, T0);
     for i in 0..5 {
-        log.append(&mut plain(1, T0 + i), 0, T0).expect("append");
+        log.append(&plain(1, T0 + i), 0, T0).expect("append");
     }
     assert_eq!(log.segment_base_offsets(), vec![0, 3]);
 }
@@ -353,7 +349,7 @@ fn index_lookup_finds_every_offset_across_many_segments<B: Backend>() {
     };
     let mut log = open(&backend, &config, true, T0);
     for i in 0..60 {
-        log.append(&mut plain(3, T0 + i), 0, T0).expect("append");
+        log.append(&plain(3, T0 + i), 0, T0).expect("append");
     }
     assert_eq!(log.segment_count(), 5);
     let storage = backend.storage();
@@ -392,7 +388,7 @@ fn delete_records_moves_the_start_and_survives_restart<B: Backend>() {
     let config = small_segments(plain(2, T0).len() as u64 * 2);
     let mut log = open(&backend, &config, true, T0);
     for _ in 0..5 {
-        log.append(&mut plain(2, T0), 0, T0).expect("append");
+        log.append(&plain(2, T0), 0, T0).expect("append");
     }
     assert_eq!(log.segment_base_offsets(), vec![0, 4, 8]);
     assert_eq!(log.delete_records_before(3).expect("delete"), 3);
@@ -427,7 +423,7 @@ fn delete_records_moves_the_start_and_survives_restart<B: Backend>() {
         ranges(&log.read(5, 1 << 20, 10, true).expect("read")),
         vec![(4, 5), (6, 7), (8, 9)]
     );
-    let info = log.append(&mut plain(1, T0), 0, T0).expect("append");
+    let info = log.append(&plain(1, T0), 0, T0).expect("append");
     assert_eq!(info.log_start_offset, 5);
     for clean in [true, false] {
         if clean {
@@ -448,7 +444,7 @@ fn delete_records_up_to_the_end_empties_the_log<B: Backend>() {
     let backend = B::fresh();
     let mut log = open(&backend, &config(), true, T0);
     for _ in 0..3 {
-        log.append(&mut plain(2, T0), 0, T0).expect("append");
+        log.append(&plain(2, T0), 0, T0).expect("append");
     }
     assert_eq!(log.delete_records_before(6).expect("delete all"), 6);
     assert_eq!(log.segment_base_offsets(), vec![6]);
@@ -462,7 +458,7 @@ fn delete_records_up_to_the_end_empties_the_log<B: Backend>() {
     );
     assert!(log.read(6, 100, 6, true).expect("read").records.is_empty());
     assert_eq!(
-        log.append(&mut plain(1, T0), 0, T0)
+        log.append(&plain(1, T0), 0, T0)
             .expect("append")
             .base_offset,
         6
@@ -490,7 +486,7 @@ fn offset_for_timestamp_and_max_timestamp<B: Backend>() {
         Spec::plain(2, 120),                               // 11-12: 120, 121
     ];
     for spec in &batches {
-        log.append(&mut encode(spec), 0, T0).expect("append");
+        log.append(&encode(spec), 0, T0).expect("append");
     }
     assert!(log.segment_count() > 1);
     for _ in 0..2 {
@@ -510,7 +506,7 @@ fn offset_for_timestamp_and_max_timestamp<B: Backend>() {
         log.close().expect("close");
         log = open(&backend, &config, true, T0);
     }
-    log.append(&mut encode(&Spec::plain(3, 500)), 0, T0)
+    log.append(&encode(&Spec::plain(3, 500)), 0, T0)
         .expect("append");
     assert_eq!(log.max_timestamp(), Some((15, 502)));
     log.delete_records_before(3).expect("delete");
@@ -521,11 +517,11 @@ fn idempotent_duplicates_gaps_and_epochs<B: Backend>() {
     let backend = B::fresh();
     let mut log = open(&backend, &config(), true, T0);
     let first = log
-        .append(&mut encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0)
+        .append(&encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0)
         .expect("append");
     assert_eq!((first.base_offset, first.last_offset), (0, 2));
     let retry = log
-        .append(&mut encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0)
+        .append(&encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0)
         .expect("duplicate");
     assert!(retry.duplicate);
     assert_eq!(
@@ -533,7 +529,7 @@ fn idempotent_duplicates_gaps_and_epochs<B: Backend>() {
         (0, 2, 3)
     );
     let gap = log
-        .append(&mut encode(&Spec::idempotent(7, 0, 5, 1)), 0, T0)
+        .append(&encode(&Spec::idempotent(7, 0, 5, 1)), 0, T0)
         .expect_err("gap");
     assert!(matches!(
         gap,
@@ -545,26 +541,26 @@ fn idempotent_duplicates_gaps_and_epochs<B: Backend>() {
         }
     ));
     for seq in [3, 4, 5, 6, 7] {
-        log.append(&mut encode(&Spec::idempotent(7, 0, seq, 1)), 0, T0)
+        log.append(&encode(&Spec::idempotent(7, 0, seq, 1)), 0, T0)
             .expect("in sequence");
     }
     let old = log
-        .append(&mut encode(&Spec::idempotent(7, 0, 4, 1)), 0, T0)
+        .append(&encode(&Spec::idempotent(7, 0, 4, 1)), 0, T0)
         .expect("older cached batch");
     assert!(old.duplicate);
     assert_eq!(old.base_offset, 4);
     let evicted = log
-        .append(&mut encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0)
+        .append(&encode(&Spec::idempotent(7, 0, 0, 3)), 0, T0)
         .expect_err("no longer cached");
     assert!(matches!(evicted, AppendError::OutOfOrderSequence { .. }));
     let bump = log
-        .append(&mut encode(&Spec::idempotent(7, 1, 8, 1)), 0, T0)
+        .append(&encode(&Spec::idempotent(7, 1, 8, 1)), 0, T0)
         .expect_err("new epoch starts at 0");
     assert!(matches!(bump, AppendError::OutOfOrderSequence { .. }));
-    log.append(&mut encode(&Spec::idempotent(7, 1, 0, 2)), 0, T0)
+    log.append(&encode(&Spec::idempotent(7, 1, 0, 2)), 0, T0)
         .expect("new epoch");
     let fenced = log
-        .append(&mut encode(&Spec::idempotent(7, 0, 8, 1)), 0, T0)
+        .append(&encode(&Spec::idempotent(7, 0, 8, 1)), 0, T0)
         .expect_err("old epoch");
     assert!(matches!(
         fenced,
@@ -574,9 +570,9 @@ fn idempotent_duplicates_gaps_and_epochs<B: Backend>() {
             ..
         }
     ));
-    log.append(&mut encode(&Spec::idempotent(9, 3, 1_000, 1)), 0, T0)
+    log.append(&encode(&Spec::idempotent(9, 3, 1_000, 1)), 0, T0)
         .expect("unknown producer: any sequence");
-    log.append(&mut plain(1, T0), 0, T0)
+    log.append(&plain(1, T0), 0, T0)
         .expect("plain batches skip the checks");
     let states = log.producer_states();
     assert_eq!(
@@ -594,9 +590,9 @@ fn reopen_after_clean_close_keeps_everything<B: Backend>() {
     let config = small_segments(400);
     let mut log = open(&backend, &config, true, T0);
     for seq in 0..6 {
-        log.append(&mut encode(&Spec::idempotent(3, 2, seq * 2, 2)), 0, T0)
+        log.append(&encode(&Spec::idempotent(3, 2, seq * 2, 2)), 0, T0)
             .expect("append");
-        log.append(&mut plain(2, T0 + i64::from(seq)), 0, T0)
+        log.append(&plain(2, T0 + i64::from(seq)), 0, T0)
             .expect("append");
     }
     log.delete_records_before(5).expect("delete");
@@ -642,11 +638,11 @@ fn reopen_after_clean_close_keeps_everything<B: Backend>() {
     assert_eq!(log.max_timestamp(), max_ts);
     assert_eq!(read_all(&log), before);
     let retry = log
-        .append(&mut encode(&Spec::idempotent(3, 2, 10, 2)), 0, T0)
+        .append(&encode(&Spec::idempotent(3, 2, 10, 2)), 0, T0)
         .expect("duplicate after restart");
     assert!(retry.duplicate);
     assert_eq!(
-        log.append(&mut encode(&Spec::idempotent(3, 2, 12, 1)), 0, T0)
+        log.append(&encode(&Spec::idempotent(3, 2, 12, 1)), 0, T0)
             .expect("next")
             .base_offset,
         end
@@ -658,7 +654,7 @@ fn reopen_after_crash_rebuilds_producer_state<B: Backend>() {
     let config = small_segments(300);
     let mut log = open(&backend, &config, true, T0);
     for seq in 0..8 {
-        log.append(&mut encode(&Spec::idempotent(4, 0, seq, 1)), 0, T0)
+        log.append(&encode(&Spec::idempotent(4, 0, seq, 1)), 0, T0)
             .expect("append");
     }
     assert!(log.segment_count() > 1);
@@ -667,12 +663,12 @@ fn reopen_after_crash_rebuilds_producer_state<B: Backend>() {
     let mut log = open(&backend, &config, false, T0);
     assert_eq!(log.producer_states(), states);
     assert!(
-        log.append(&mut encode(&Spec::idempotent(4, 0, 7, 1)), 0, T0)
+        log.append(&encode(&Spec::idempotent(4, 0, 7, 1)), 0, T0)
             .expect("retry")
             .duplicate
     );
     assert!(log
-        .append(&mut encode(&Spec::idempotent(4, 0, 9, 1)), 0, T0)
+        .append(&encode(&Spec::idempotent(4, 0, 9, 1)), 0, T0)
         .is_err());
     // Without any snapshot the state comes from scanning the whole log.
     drop(log);
@@ -692,15 +688,14 @@ fn log_append_time_is_stamped_on_the_batch<B: Backend>() {
     };
     let mut log = open(&backend, &config, true, T0);
     let info = log
-        .append(&mut encode(&Spec::plain(3, 42)), 0, T0 + 5)
+        .append(&encode(&Spec::plain(3, 42)), 0, T0 + 5)
         .expect("append");
     assert_eq!(
         (info.log_append_time_ms, info.max_timestamp),
         (T0 + 5, T0 + 5)
     );
     let compressed = Spec::plain(2, 42).compressed(Compression::Snappy);
-    log.append(&mut encode(&compressed), 0, T0 + 9)
-        .expect("append");
+    log.append(&encode(&compressed), 0, T0 + 9).expect("append");
     let stored = common::headers(&read_all(&log));
     assert!(stored
         .iter()
@@ -724,7 +719,7 @@ fn bad_batches_are_refused_and_nothing_is_written<B: Backend>() {
         ..config()
     };
     let mut log = open(&backend, &config, true, T0);
-    log.append(&mut plain(1, T0), 0, T0).expect("append");
+    log.append(&plain(1, T0), 0, T0).expect("append");
     let size = log.size_bytes();
     let mut corrupt = plain(2, T0);
     let last = corrupt.len() - 1;
@@ -732,40 +727,40 @@ fn bad_batches_are_refused_and_nothing_is_written<B: Backend>() {
     let mut two = plain(1, T0);
     two.extend_from_slice(&corrupt);
     assert!(matches!(
-        log.append(&mut two, 0, T0),
+        log.append(&two, 0, T0),
         Err(AppendError::CorruptMessage(_))
     ));
     let mut crc = plain(1, T0);
     crc[CRC_OFFSET] ^= 0xff;
     assert!(matches!(
-        log.append(&mut crc, 0, T0),
+        log.append(&crc, 0, T0),
         Err(AppendError::CorruptMessage(_))
     ));
     let mut magic = plain(1, T0);
     magic[MAGIC_OFFSET] = 1;
     assert!(matches!(
-        log.append(&mut magic, 0, T0),
+        log.append(&magic, 0, T0),
         Err(AppendError::UnsupportedForMessageFormat(1))
     ));
-    let mut big = encode(&Spec::plain(1, T0).sized(200));
+    let big = encode(&Spec::plain(1, T0).sized(200));
     let big_len = big.len();
     assert!(
-        matches!(log.append(&mut big, 0, T0), Err(AppendError::MessageTooLarge { size, max: 200 }) if size == big_len)
+        matches!(log.append(&big, 0, T0), Err(AppendError::MessageTooLarge { size, max: 200 }) if size == big_len)
     );
     let mut torn = plain(2, T0);
     torn.truncate(torn.len() - 3);
     assert!(matches!(
-        log.append(&mut torn, 0, T0),
+        log.append(&torn, 0, T0),
         Err(AppendError::CorruptMessage(_))
     ));
     let mut offset = plain(1, T0);
     offset[7] = 9;
     assert!(matches!(
-        log.append(&mut offset, 0, T0),
+        log.append(&offset, 0, T0),
         Err(AppendError::InvalidRecord(_))
     ));
     assert!(matches!(
-        log.append(&mut bytes::BytesMut::new(), 0, T0),
+        log.append(&bytes::BytesMut::new(), 0, T0),
         Err(AppendError::InvalidRecord(_))
     ));
     assert_eq!(
@@ -776,7 +771,7 @@ fn bad_batches_are_refused_and_nothing_is_written<B: Backend>() {
     let header = BatchHeader::parse(&read_all(&log).records[0]).expect("header");
     assert_eq!(header.records_count, 1);
     assert_eq!(
-        log.append(&mut plain(1, T0), 0, T0)
+        log.append(&plain(1, T0), 0, T0)
             .expect("append")
             .base_offset,
         1
@@ -792,8 +787,7 @@ fn flush_policies_do_not_disturb_appends<B: Backend>() {
     };
     let mut log = open(&backend, &config, true, T0);
     for i in 0..10 {
-        log.append(&mut plain(2, T0), 0, T0 + i * 60)
-            .expect("append");
+        log.append(&plain(2, T0), 0, T0 + i * 60).expect("append");
         log.flush_if_due(T0 + i * 60 + 30).expect("flush if due");
     }
     log.flush().expect("flush");
@@ -805,7 +799,7 @@ fn flush_policies_do_not_disturb_appends<B: Backend>() {
 fn delete_removes_the_directory<B: Backend>() {
     let backend = B::fresh();
     let mut log = open(&backend, &config(), true, T0);
-    log.append(&mut plain(2, T0), 0, T0).expect("append");
+    log.append(&plain(2, T0), 0, T0).expect("append");
     log.delete().expect("delete");
     assert!(backend.storage().list().expect("list").is_empty());
 }
@@ -815,7 +809,7 @@ fn open_by_path_creates_the_directory_with_kafka_file_names() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("orders-3");
     let mut log = gregor_log::Log::open(&path, config(), true, T0).expect("open");
-    log.append(&mut plain(2, T0), 0, T0).expect("append");
+    log.append(&plain(2, T0), 0, T0).expect("append");
     log.close().expect("close");
     let mut names: Vec<String> = std::fs::read_dir(&path)
         .expect("read dir")
@@ -838,16 +832,16 @@ fn open_by_path_creates_the_directory_with_kafka_file_names() {
 fn a_failed_write_is_undone_and_the_log_continues() {
     let backend = common::Mem::fresh();
     let mut log = open(&backend, &config(), true, T0);
-    log.append(&mut plain(2, T0), 0, T0).expect("append");
+    log.append(&plain(2, T0), 0, T0).expect("append");
     backend.0.set_fail_appends(true);
     assert!(matches!(
-        log.append(&mut plain(3, T0), 0, T0),
+        log.append(&plain(3, T0), 0, T0),
         Err(AppendError::Io(LogError::Io { .. }))
     ));
     backend.0.set_fail_appends(false);
     assert_eq!(log.log_end_offset(), 2);
     assert_eq!(
-        log.append(&mut plain(1, T0), 0, T0)
+        log.append(&plain(1, T0), 0, T0)
             .expect("append")
             .base_offset,
         2

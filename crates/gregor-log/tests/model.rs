@@ -233,7 +233,7 @@ fn append(log: &mut Log, model: &mut Model, plans: &[Plan]) -> Result<(), TestCa
         buf.extend_from_slice(&batch);
     }
     let info = log
-        .append(&mut buf, 0, T0)
+        .append(&buf, 0, T0)
         .map_err(|e| TestCaseError::fail(format!("append: {e}")))?;
     prop_assert_eq!((info.base_offset, info.last_offset), (model.leo, next - 1));
     model.batches.extend(added);

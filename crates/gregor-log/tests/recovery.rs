@@ -80,7 +80,7 @@ fn crashed_log<B: Backend>() -> (Template, Vec<(i64, i64)>) {
         Spec::idempotent(5, 0, 3, 3),
     ];
     for spec in &specs {
-        log.append(&mut encode(spec), 1, T0).expect("append");
+        log.append(&encode(spec), 1, T0).expect("append");
     }
     let expected = ranges(&read_all(&log));
     drop(log);
@@ -117,7 +117,7 @@ fn assert_recovers_to(log: &mut Log, expected: &[(i64, i64)]) {
         );
     }
     let info = log
-        .append(&mut plain(1, T0), 1, T0)
+        .append(&plain(1, T0), 1, T0)
         .expect("append after recovery");
     assert_eq!(info.base_offset, leo);
 }
@@ -138,7 +138,7 @@ fn a_tail_torn_at_every_byte_recovers_to_the_batch_before<B: Backend>() {
         assert_recovers_to(&mut log, &expected[..expected.len() - 1]);
         // The producer's last batch is gone, so its retry is new data.
         let retry = log
-            .append(&mut encode(&Spec::idempotent(5, 0, 3, 3)), 1, T0)
+            .append(&encode(&Spec::idempotent(5, 0, 3, 3)), 1, T0)
             .expect("retry");
         assert!(!retry.duplicate, "cut at {len}");
     }
@@ -168,7 +168,7 @@ fn garbage_after_the_last_batch_is_cut_off<B: Backend>() {
         let mut log = open(&backend, &config(), false, T0);
         assert_recovers_to(&mut log, &expected);
         assert!(
-            log.append(&mut encode(&Spec::idempotent(5, 0, 3, 3)), 1, T0)
+            log.append(&encode(&Spec::idempotent(5, 0, 3, 3)), 1, T0)
                 .expect("retry")
                 .duplicate
         );
@@ -211,8 +211,7 @@ fn closed_multi_segment_log<B: Backend>() -> (B, LogConfig, i64) {
     };
     let mut log = open(&backend, &config, true, T0);
     for i in 0..40 {
-        log.append(&mut plain(2, T0 + i * 3), 0, T0)
-            .expect("append");
+        log.append(&plain(2, T0 + i * 3), 0, T0).expect("append");
     }
     assert!(log.segment_count() >= 4);
     let leo = log.log_end_offset();
@@ -340,9 +339,9 @@ fn without_a_checkpoint_everything_is_recovered<B: Backend>() {
 fn damaged_snapshots_and_checkpoints_are_ignored<B: Backend>() {
     let backend = B::fresh();
     let mut log = open(&backend, &config(), true, T0);
-    log.append(&mut plain(1, T0), 0, T0).expect("append");
+    log.append(&plain(1, T0), 0, T0).expect("append");
     for seq in 0..4 {
-        log.append(&mut encode(&Spec::idempotent(8, 1, seq, 1)), 0, T0)
+        log.append(&encode(&Spec::idempotent(8, 1, seq, 1)), 0, T0)
             .expect("append");
     }
     let states = log.producer_states();
@@ -363,7 +362,7 @@ fn damaged_snapshots_and_checkpoints_are_ignored<B: Backend>() {
         "an unreadable checkpoint keeps all data"
     );
     assert!(
-        log.append(&mut encode(&Spec::idempotent(8, 1, 3, 1)), 0, T0)
+        log.append(&encode(&Spec::idempotent(8, 1, 3, 1)), 0, T0)
             .expect("retry")
             .duplicate
     );
@@ -449,7 +448,7 @@ mod arbitrary_contents {
             prop_assert!(file_len(&*storage, ACTIVE_LOG) >= valid_len as u64);
             let all = read_all(&log);
             prop_assert_eq!(all.records.iter().map(|c| c.len() as u64).sum::<u64>(), log.size_bytes());
-            prop_assert_eq!(log.append(&mut plain(1, T0), 0, T0).expect("append").base_offset, leo);
+            prop_assert_eq!(log.append(&plain(1, T0), 0, T0).expect("append").base_offset, leo);
         }
     }
 }

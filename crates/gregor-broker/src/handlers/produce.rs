@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use gregor_log::AppendError;
 use gregor_protocol::kafka_protocol::messages::produce_request::{
     PartitionProduceData, ProduceRequest,
@@ -92,10 +91,8 @@ fn append(
             Some("produce request holds no record batch"),
         );
     };
-    // The batch header is patched in place (base offset, leader epoch), so
-    // the log needs its own mutable copy of the request's bytes.
-    let mut buf = BytesMut::from(&records[..]);
-    match partition.append(&mut buf, now) {
+    // Written as received: the log rewrites only a copy of each batch header.
+    match partition.append(&records, now) {
         Ok(info) => PartitionProduceResponse::default()
             .with_index(data.index)
             .with_base_offset(info.base_offset)
