@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 use gregor_log::{
     AppendError, AppendInfo, AppendOrigin, Log, LogConfig, LogError, ReadError, ReadResult,
-    SlicedRead,
 };
 use gregor_protocol::batch::split_batches;
 use gregor_protocol::kafka_protocol::indexmap::IndexMap;
@@ -36,6 +35,13 @@ pub struct Partition {
     /// single replica every append is committed at once, so it equals the
     /// log end offset.
     high_watermark: watch::Sender<i64>,
+}
+
+/// What a fetch of one partition found.
+pub struct PartitionSlices {
+    pub slices: Vec<gregor_log::FileSlice>,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
 }
 
 /// Why a partition refused a request.
@@ -189,16 +195,23 @@ impl Partition {
             .map_err(PartitionError::Read)
     }
 
-    /// [`Partition::read`] as file slices, for the fetch path.
+    /// [`Partition::read`] as file slices, for the fetch path, with the
+    /// high watermark the read was bounded by.
     pub fn read_slices(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
-    ) -> Result<SlicedRead, PartitionError> {
+    ) -> Result<PartitionSlices, PartitionError> {
         let hw = self.high_watermark();
-        self.with_log(|log| log.read_slices(offset, max_bytes, hw, min_one_batch))?
-            .map_err(PartitionError::Read)
+        let read = self
+            .with_log(|log| log.read_slices(offset, max_bytes, hw, min_one_batch))?
+            .map_err(PartitionError::Read)?;
+        Ok(PartitionSlices {
+            slices: read.slices,
+            high_watermark: hw,
+            log_start_offset: read.log_start_offset,
+        })
     }
 
     pub fn log_start_offset(&self) -> Result<i64, PartitionError> {

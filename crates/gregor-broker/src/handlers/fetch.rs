@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::select_all;
-use gregor_log::FileSlice;
+use gregor_log::{FileSlice, ReadError};
 use gregor_metadata::MetadataImage;
 use gregor_protocol::kafka_protocol::messages::fetch_request::FetchRequest;
 use gregor_protocol::kafka_protocol::messages::fetch_response::{
@@ -274,9 +274,7 @@ fn unhosted(image: &MetadataImage, sp: &SessionPartition, version: i16) -> Parti
 /// Maps partition failures on the fetch path to Kafka's codes.
 fn fetch_error(e: &PartitionError) -> ResponseError {
     match e {
-        PartitionError::Read(gregor_log::ReadError::OffsetOutOfRange { .. }) => {
-            ResponseError::OffsetOutOfRange
-        }
+        PartitionError::Read(ReadError::OffsetOutOfRange { .. }) => ResponseError::OffsetOutOfRange,
         PartitionError::Gone => ResponseError::UnknownTopicOrPartition,
         _ => ResponseError::KafkaStorageError,
     }
@@ -288,13 +286,11 @@ fn read_partition(
     limit: usize,
     min_one_batch: bool,
 ) -> PartitionRead {
-    let hw = partition.high_watermark();
-    let log_start = partition.log_start_offset().unwrap_or(-1);
     let mut out = PartitionRead {
         key: sp.key.clone(),
         error: 0,
-        high_watermark: hw,
-        log_start_offset: log_start,
+        high_watermark: partition.high_watermark(),
+        log_start_offset: -1,
         records: None,
     };
     let epoch = partition.leader_epoch();
@@ -305,20 +301,26 @@ fn read_partition(
             ResponseError::FencedLeaderEpoch
         };
         out.error = error.code();
+        out.log_start_offset = partition.log_start_offset().unwrap_or(-1);
         return out;
     }
-    // A poll at the high watermark is the common idle case: answer it
-    // without touching the log.
-    if sp.fetch_offset == hw && log_start <= hw {
-        out.records = Some(Vec::new());
-        return out;
-    }
+    // One trip to the log: a poll at the high watermark (the idle case)
+    // comes back empty from the same call that reads data.
     match partition.read_slices(sp.fetch_offset, limit, min_one_batch) {
         Ok(read) => {
+            out.high_watermark = read.high_watermark;
             out.log_start_offset = read.log_start_offset;
             out.records = Some(read.slices);
         }
-        Err(e) => out.error = fetch_error(&e).code(),
+        Err(e) => {
+            if let PartitionError::Read(ReadError::OffsetOutOfRange {
+                log_start_offset, ..
+            }) = &e
+            {
+                out.log_start_offset = *log_start_offset;
+            }
+            out.error = fetch_error(&e).code();
+        }
     }
     out
 }
