@@ -77,7 +77,17 @@ impl Log {
         log.settle_log_start(checkpoint, now_ms)?;
         log.recovery_point = log.log_end_offset();
         log.load_producer_state(&names)?;
-        log.write_checkpoint()?;
+        let current = Checkpoint {
+            log_start_offset: log.log_start_offset,
+            recovery_point: log.recovery_point,
+        };
+        if checkpoint == Some(current) {
+            // A clean shutdown left exactly this behind; writing it again
+            // costs two fsyncs per partition on every start.
+            log.checkpointed = checkpoint;
+        } else {
+            log.write_checkpoint()?;
+        }
         info!(
             log_start_offset = log.log_start_offset,
             log_end_offset = log.log_end_offset(),
@@ -292,4 +302,29 @@ fn remove_leftovers(storage: &dyn Storage, names: &[String]) -> Result<(), LogEr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn a_clean_open_leaves_an_up_to_date_checkpoint_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CHECKPOINT_FILE);
+        let inode = || std::fs::metadata(&path).map(|m| m.ino());
+        Log::open(dir.path(), LogConfig::default(), true, 0)
+            .unwrap()
+            .close()
+            .unwrap();
+        let closed = inode().unwrap();
+        let log = Log::open(dir.path(), LogConfig::default(), true, 0).unwrap();
+        assert_eq!(inode().unwrap(), closed, "rewritten although unchanged");
+        drop(log);
+        std::fs::remove_file(&path).unwrap();
+        Log::open(dir.path(), LogConfig::default(), false, 0).unwrap();
+        assert!(inode().is_ok(), "a missing checkpoint is written at open");
+    }
 }
