@@ -143,9 +143,14 @@ impl Log {
                 truncated = segment
                     .recover()
                     .map_err(LogError::io(format!("recover segment {base}")))?;
-                segment
-                    .flush()
-                    .map_err(LogError::io(format!("fsync recovered segment {base}")))?;
+                // A segment that was and is empty has nothing to make
+                // durable; skipping its three fsyncs matters when thousands
+                // of idle partitions come back from a kill -9.
+                if truncated > 0 || segment.size() > 0 {
+                    segment
+                        .flush()
+                        .map_err(LogError::io(format!("fsync recovered segment {base}")))?;
+                }
             }
             if let Some(previous) = self.segments.last() {
                 if previous.next_offset() > base {
