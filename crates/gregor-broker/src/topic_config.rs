@@ -66,6 +66,18 @@ pub fn is_compacted(broker: &BrokerConfig, overrides: &BTreeMap<String, String>)
     })
 }
 
+/// The topic's `cleanup.policy` entries, lower-cased.
+fn cleanup_policies(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> Vec<String> {
+    effective(broker, overrides, "cleanup.policy")
+        .map(|(v, _)| {
+            configs::parse_list(&v)
+                .iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The log settings for a topic with these overrides.
 pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> LogConfig {
     let d = LogConfig::default();
@@ -74,7 +86,36 @@ pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -
         Some((v, _)) if v == "LogAppendTime" => TimestampType::LogAppendTime,
         _ => TimestampType::CreateTime,
     };
+    let policies = cleanup_policies(broker, overrides);
     LogConfig {
+        cleanup_delete: policies.iter().any(|p| p == "delete"),
+        cleanup_compact: policies.iter().any(|p| p == "compact"),
+        retention_ms: number(broker, overrides, "retention.ms", d.retention_ms),
+        retention_bytes: number(broker, overrides, "retention.bytes", d.retention_bytes),
+        min_cleanable_dirty_ratio: number(
+            broker,
+            overrides,
+            "min.cleanable.dirty.ratio",
+            d.min_cleanable_dirty_ratio,
+        ),
+        min_compaction_lag_ms: number(
+            broker,
+            overrides,
+            "min.compaction.lag.ms",
+            d.min_compaction_lag_ms,
+        ),
+        max_compaction_lag_ms: number(
+            broker,
+            overrides,
+            "max.compaction.lag.ms",
+            d.max_compaction_lag_ms,
+        ),
+        delete_retention_ms: number(
+            broker,
+            overrides,
+            "delete.retention.ms",
+            d.delete_retention_ms,
+        ),
         segment_bytes: number(broker, overrides, "segment.bytes", d.segment_bytes),
         segment_ms: number(broker, overrides, "segment.ms", d.segment_ms),
         index_interval_bytes: number(

@@ -18,6 +18,8 @@
 //! format (see `snapshot.rs`).
 
 mod checkpoint;
+mod cleaner;
+mod compact_batch;
 mod config;
 mod error;
 mod file_storage;
@@ -27,17 +29,20 @@ mod log_open;
 mod log_read;
 mod mem_storage;
 mod producer_state;
+mod retention;
 mod scanner;
 mod segment;
 mod slice;
 mod snapshot;
 mod storage;
 
+pub use cleaner::{CleanStats, CleanTask, CleanedLog, Dirtiness};
 pub use config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 pub use error::{AppendError, LogError, ReadError};
 pub use file_storage::FileStorage;
 pub use log::{AppendInfo, FlushJob, Log, ReadResult, SlicedRead};
 pub use mem_storage::MemStorage;
 pub use producer_state::{AppendOrigin, BatchMetadata, ProducerState, PRODUCER_BATCHES_RETAINED};
+pub use retention::DeletedSegments;
 pub use slice::FileSlice;
 pub use storage::{SegmentFile, SharedFile, Storage};

@@ -84,6 +84,12 @@ pub struct Log {
     /// Set when a failed write could not be undone; the log then refuses
     /// everything (Kafka takes the log directory offline).
     pub(crate) failure: Option<String>,
+    /// The cleaner's checkpoint: the offset below which the log is clean.
+    pub(crate) cleaned_upto: Option<i64>,
+    /// Latest delete horizon of a cleaned batch still holding tombstones;
+    /// once passed, the cleaner runs again to drop them. Not persisted: after
+    /// a restart those tombstones go at the next clean the dirty ratio calls for.
+    pub(crate) delete_horizon: i64,
 }
 
 // The broker shares partitions (and so logs) across tokio tasks.
