@@ -179,7 +179,7 @@ async fn log_cleaner(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
         "log.cleaner.dedupe.buffer.size",
         CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT,
     );
-    loop {
+    while !*stop.borrow() {
         let b = broker.clone();
         let cleaned = tokio::task::spawn_blocking(move || b.replicas.clean_logs(map_bytes))
             .await
@@ -190,9 +190,6 @@ async fn log_cleaner(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(backoff_ms)) => {}
             _ = stop.changed() => break,
-        }
-        if *stop.borrow() {
-            break;
         }
     }
 }

@@ -1,0 +1,256 @@
+//! Retention and compaction through the real broker and librdkafka: old
+//! segments disappear within the retention check interval and consumers
+//! below the new log start are reset by their policy; a compacted topic
+//! keeps exactly the latest value of every live key, drops tombstones after
+//! `delete.retention.ms`, and shrinks on disk.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{
+    assigned_consumer_with, base_config, block_on, future_producer, start_broker_with, watermarks,
+    CLIENT_TIMEOUT,
+};
+use gregor_testkit::BrokerOptions;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+/// `segment.bytes` at Kafka 4's minimum.
+const SEGMENT_BYTES: &str = "1048576";
+
+fn create_topic_with(bootstrap: &str, topic: &str, configs: &[(&str, &str)]) {
+    let admin: AdminClient<DefaultClientContext> =
+        base_config(bootstrap).create().expect("admin client");
+    let opts = AdminOptions::new().request_timeout(Some(CLIENT_TIMEOUT));
+    let mut new = NewTopic::new(topic, 1, TopicReplication::Fixed(1));
+    for (k, v) in configs {
+        new = new.set(k, v);
+    }
+    for r in block_on(admin.create_topics([&new], &opts)).expect("CreateTopics") {
+        r.unwrap_or_else(|(name, code)| panic!("CreateTopics {name}: {code:?}"));
+    }
+}
+
+/// Sizes of the partition's `.log` files.
+fn segment_sizes(data_dir: &Path, topic: &str) -> Vec<u64> {
+    let dir = data_dir.join(format!("{topic}-0"));
+    let mut sizes: Vec<(String, u64)> = std::fs::read_dir(&dir)
+        .expect("partition dir")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(".log")
+                .then(|| (name, e.metadata().map(|m| m.len()).unwrap_or(0)))
+        })
+        .collect();
+    sizes.sort();
+    sizes.into_iter().map(|(_, s)| s).collect()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn produce_all(producer: &FutureProducer, topic: &str, records: &[(String, Option<Vec<u8>>)]) {
+    block_on(async {
+        let mut pending = Vec::with_capacity(records.len());
+        for (key, value) in records {
+            let mut record = FutureRecord::to(topic).key(key.as_bytes()).partition(0);
+            if let Some(v) = value {
+                record = record.payload(v);
+            }
+            pending.push(producer.send_result(record).expect("queue"));
+        }
+        for p in pending {
+            p.await.expect("delivery").expect("produce");
+        }
+    });
+}
+
+#[test]
+fn retention_deletes_old_segments_and_consumers_are_reset_by_policy() {
+    let broker = start_broker_with(
+        BrokerOptions::default().with_override("log.retention.check.interval.ms", "500"),
+    );
+    let bootstrap = broker.bootstrap();
+    let topic = "retained";
+    create_topic_with(
+        &bootstrap,
+        topic,
+        &[
+            ("segment.bytes", SEGMENT_BYTES),
+            ("retention.bytes", "2097152"),
+            ("retention.ms", "3600000"),
+        ],
+    );
+    let producer = future_producer(&bootstrap, &[("linger.ms", "5")]);
+    let records: Vec<(String, Option<Vec<u8>>)> = (0..6_000)
+        .map(|i| (format!("k{i}"), Some(vec![b'x'; 1_000])))
+        .collect();
+    produce_all(&producer, topic, &records);
+    let (_, high) = watermarks(&bootstrap, topic, 0);
+    assert_eq!(high, 6_000);
+    // Within a few check intervals the log is cut to about retention.bytes.
+    let mut low = 0;
+    wait_for(
+        "retention to move the log start",
+        Duration::from_secs(10),
+        || {
+            low = watermarks(&bootstrap, topic, 0).0;
+            low > 0
+        },
+    );
+    let sizes = segment_sizes(&broker.data_dir(), topic);
+    let total: u64 = sizes.iter().sum();
+    assert!(
+        total >= 2_097_152 && total - sizes[0] < 2_097_152,
+        "on disk after retention: {sizes:?}"
+    );
+    assert!(sizes.len() <= 4, "{sizes:?}");
+
+    // auto.offset.reset=earliest: a consumer at 0 starts at the new start.
+    let consumer = assigned_consumer_with(
+        &bootstrap,
+        topic,
+        0,
+        0,
+        &[("auto.offset.reset", "earliest")],
+    );
+    let first = poll_one(&consumer).expect("a message after the reset");
+    assert_eq!(first, low, "reset to the log start offset");
+
+    // auto.offset.reset=error: the consumer is told instead.
+    let consumer =
+        assigned_consumer_with(&bootstrap, topic, 0, 0, &[("auto.offset.reset", "error")]);
+    let err = poll_one(&consumer).expect_err("offset out of range");
+    assert!(
+        err.contains("out of range") || err.contains("OffsetOutOfRange") || err.contains("reset"),
+        "{err}"
+    );
+}
+
+/// The offset of the first message, or the first consumer error.
+fn poll_one(consumer: &BaseConsumer) -> Result<i64, String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => return Ok(m.offset()),
+            Some(Err(e)) => return Err(e.to_string()),
+            None => {}
+        }
+    }
+    panic!("no message and no error within 20 s");
+}
+
+#[test]
+fn compaction_keeps_the_latest_value_of_every_live_key() {
+    let broker =
+        start_broker_with(BrokerOptions::default().with_override("log.cleaner.backoff.ms", "200"));
+    let bootstrap = broker.bootstrap();
+    let topic = "compacted";
+    create_topic_with(
+        &bootstrap,
+        topic,
+        &[
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", SEGMENT_BYTES),
+            ("segment.ms", "1000"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+            ("delete.retention.ms", "2000"),
+        ],
+    );
+    const KEYS: usize = 1_000;
+    const ROUNDS: usize = 100;
+    let mut records = Vec::with_capacity(KEYS * ROUNDS);
+    let mut expected: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for round in 0..ROUNDS {
+        for k in 0..KEYS {
+            let key = format!("key-{k:04}");
+            let tombstone = round == ROUNDS - 1 && k % 10 == 0;
+            let value = (!tombstone).then(|| format!("value-{k}-{round}-{}", "p".repeat(40)));
+            match &value {
+                Some(v) => expected.insert(key.clone(), v.clone().into_bytes()),
+                None => expected.remove(&key),
+            };
+            records.push((key, value.map(String::into_bytes)));
+        }
+    }
+    let producer = future_producer(
+        &bootstrap,
+        &[("linger.ms", "5"), ("compression.type", "lz4")],
+    );
+    produce_all(&producer, topic, &records);
+    let bytes_written: u64 = segment_sizes(&broker.data_dir(), topic).iter().sum();
+    // A later record rolls the active segment (segment.ms), so every one of
+    // the 100,000 records lies in a segment the cleaner may rewrite.
+    std::thread::sleep(Duration::from_millis(1_100));
+    produce_all(
+        &producer,
+        topic,
+        &[("marker".to_string(), Some(b"end".to_vec()))],
+    );
+    expected.insert("marker".into(), b"end".to_vec());
+
+    let deadline = Duration::from_secs(30);
+    let mut last = (0usize, 0usize);
+    wait_for("compaction and tombstone removal", deadline, || {
+        let got = read_from_start(&bootstrap, topic, KEYS * ROUNDS + 1);
+        let tombstones = got.iter().filter(|(_, v)| v.is_none()).count();
+        last = (got.len(), tombstones);
+        got.len() == expected.len() && tombstones == 0
+    });
+    let got = read_from_start(&bootstrap, topic, KEYS * ROUNDS + 1);
+    let as_map: BTreeMap<String, Vec<u8>> = got
+        .into_iter()
+        .map(|(k, v)| (k, v.expect("no tombstones left")))
+        .collect();
+    assert_eq!(
+        as_map, expected,
+        "exactly the latest value of every live key"
+    );
+    let bytes_after: u64 = segment_sizes(&broker.data_dir(), topic).iter().sum();
+    assert!(
+        bytes_after * 10 < bytes_written,
+        "segments shrink: {bytes_written} bytes before, {bytes_after} after"
+    );
+    let (low, high) = watermarks(&bootstrap, topic, 0);
+    assert_eq!(
+        (low, high),
+        (0, (KEYS * ROUNDS + 1) as i64),
+        "offsets are kept"
+    );
+}
+
+/// Every record from offset 0 up to the high watermark: (key, value).
+fn read_from_start(bootstrap: &str, topic: &str, end: usize) -> Vec<(String, Option<Vec<u8>>)> {
+    let consumer = assigned_consumer_with(bootstrap, topic, 0, 0, &[]);
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let key = String::from_utf8(m.key().expect("key").to_vec()).expect("utf8");
+                out.push((key, m.payload().map(<[u8]>::to_vec)));
+                if m.offset() as usize + 1 >= end {
+                    return out;
+                }
+            }
+            Some(Err(e)) => panic!("consume: {e}"),
+            None => {}
+        }
+    }
+    panic!(
+        "did not reach offset {end} within 20 s ({} records)",
+        out.len()
+    );
+}
