@@ -62,8 +62,7 @@ pub struct Dirtiness {
 impl Dirtiness {
     /// Kafka's choice in `grabFilthiestCompactedLog`, plus tombstones due.
     pub fn should_clean(&self, min_ratio: f64) -> bool {
-        (self.compaction_overdue && self.cleanable_bytes > 0)
-            || (self.cleanable_bytes > 0 && self.ratio > min_ratio)
+        (self.cleanable_bytes > 0 && (self.compaction_overdue || self.ratio > min_ratio))
             || (self.tombstones_due && self.clean_bytes + self.cleanable_bytes > 0)
     }
 }
@@ -468,7 +467,8 @@ impl CleanTask {
         delete_horizon: &mut i64,
     ) -> Result<(), LogError> {
         let mut reader = SourceReader::new(source);
-        let context = || format!("write cleaned segment {}", out_base(source));
+        let out_base = out.base_offset();
+        let context = || format!("write cleaned segment {out_base}");
         while let Some((header, bytes)) = reader.next()? {
             if header.next_offset() <= self.log_start_offset {
                 continue;
@@ -512,10 +512,6 @@ impl CleanTask {
         }
         Ok(())
     }
-}
-
-fn out_base(source: &Source) -> i64 {
-    source.base_offset
 }
 
 /// Kafka's `shouldRetainRecord`: records past the mapped part stay; keyless
