@@ -136,3 +136,60 @@ pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(overrides: &[&str]) -> BrokerConfig {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        BrokerConfig::load(None, &[], &overrides)
+            .expect("broker config")
+            .0
+    }
+
+    fn topic(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn retention_and_cleaner_settings_reach_the_log() {
+        let b = broker(&[
+            "log.retention.hours=2",
+            "log.retention.bytes=5000000",
+            "log.cleaner.min.cleanable.ratio=0.25",
+        ]);
+        let c = log_config(&b, &BTreeMap::new());
+        assert!(c.cleanup_delete && !c.cleanup_compact);
+        assert_eq!(c.retention_ms, 2 * 3_600_000, "from log.retention.hours");
+        assert_eq!(c.retention_bytes, 5_000_000);
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.25);
+        assert_eq!(c.delete_retention_ms, 86_400_000);
+
+        let c = log_config(
+            &b,
+            &topic(&[
+                ("cleanup.policy", "compact,delete"),
+                ("retention.ms", "-1"),
+                ("min.compaction.lag.ms", "100"),
+                ("max.compaction.lag.ms", "5000"),
+                ("delete.retention.ms", "10"),
+            ]),
+        );
+        assert!(c.cleanup_delete && c.cleanup_compact);
+        assert_eq!(c.retention_ms, -1);
+        assert_eq!(
+            (
+                c.min_compaction_lag_ms,
+                c.max_compaction_lag_ms,
+                c.delete_retention_ms
+            ),
+            (100, 5000, 10)
+        );
+        let c = log_config(&b, &topic(&[("cleanup.policy", "compact")]));
+        assert!(!c.cleanup_delete && c.cleanup_compact);
+    }
+}

@@ -28,6 +28,8 @@ both_backends!(
     cleaner_respects_the_dirty_ratio,
     cleaned_log_survives_reopen_clean_and_unclean,
     cleaner_handles_compressed_batches,
+    slices_taken_before_a_swap_still_read_the_old_bytes,
+    slices_taken_before_retention_still_read_the_old_bytes,
 );
 
 const SEGMENT_BYTES: u64 = 1024;
@@ -574,4 +576,52 @@ fn a_crash_at_every_step_of_the_swap_recovers_a_consistent_log() {
         steps_seen > 5,
         "the swap has several steps; saw {steps_seen}"
     );
+}
+
+#[test]
+fn a_changed_config_applies_to_the_next_check() {
+    let backend = Mem::fresh();
+    let mut log = open(&backend, &retention_config(), true, T0);
+    fill(&mut log, 100, T0);
+    assert_eq!(retain(&mut log, T0), 0, "no size limit by default");
+    log.set_config(LogConfig {
+        retention_bytes: SEGMENT_BYTES as i64,
+        ..retention_config()
+    });
+    assert!(retain(&mut log, T0) > 0);
+    assert!(log.size_bytes() < 2 * SEGMENT_BYTES);
+    // Turning compaction on makes the same log cleanable.
+    assert!(log.dirtiness(T0).is_none());
+    log.set_config(compact_config());
+    assert!(log.dirtiness(T0).is_some());
+}
+
+fn slices_taken_before_a_swap_still_read_the_old_bytes<B: Backend>() {
+    let backend = B::fresh();
+    let mut log = open(&backend, &compact_config(), true, T0);
+    write_updates(&mut log, 10, 10, T0, Compression::None);
+    let end = log.log_end_offset();
+    let sliced = log.read_slices(0, 1 << 20, end, true).expect("slices");
+    let before: Vec<Bytes> = sliced.slices.iter().map(|s| s.read().unwrap()).collect();
+    assert!(clean(&mut log, T0));
+    let after: Vec<Bytes> = sliced.slices.iter().map(|s| s.read().unwrap()).collect();
+    assert_eq!(
+        before, after,
+        "an in-flight fetch keeps reading the old segment"
+    );
+}
+
+fn slices_taken_before_retention_still_read_the_old_bytes<B: Backend>() {
+    let backend = B::fresh();
+    let config = LogConfig {
+        retention_ms: 10,
+        ..retention_config()
+    };
+    let mut log = open(&backend, &config, true, T0);
+    let end = fill(&mut log, 30, T0);
+    let sliced = log.read_slices(0, 1 << 20, end, true).expect("slices");
+    let before: Vec<Bytes> = sliced.slices.iter().map(|s| s.read().unwrap()).collect();
+    assert!(retain(&mut log, T0 + 1_000) > 0);
+    let after: Vec<Bytes> = sliced.slices.iter().map(|s| s.read().unwrap()).collect();
+    assert_eq!(before, after);
 }

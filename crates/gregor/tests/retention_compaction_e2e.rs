@@ -254,3 +254,68 @@ fn read_from_start(bootstrap: &str, topic: &str, end: usize) -> Vec<(String, Opt
         out.len()
     );
 }
+
+#[test]
+fn consumer_offsets_are_compacted_by_the_same_cleaner() {
+    use rdkafka::consumer::{CommitMode, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let mut broker = start_broker_with(
+        BrokerOptions::default()
+            .with_override("offsets.topic.num.partitions", "1")
+            .with_override("offsets.topic.segment.bytes", SEGMENT_BYTES)
+            .with_override("log.cleaner.min.cleanable.ratio", "0.01")
+            .with_override("log.cleaner.backoff.ms", "200"),
+    );
+    let bootstrap = broker.bootstrap();
+    create_topic_with(&bootstrap, "tracked", &[]);
+    let consumer: BaseConsumer = base_config(&bootstrap)
+        .set("group.id", "compacted-offsets")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = "m".repeat(400);
+    const COMMITS: i64 = 4_000;
+    for i in 1..=COMMITS {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("tracked", 0, Offset::Offset(i))
+            .expect("tpl");
+        tpl.find_partition("tracked", 0)
+            .expect("partition")
+            .set_metadata(&metadata);
+        consumer.commit(&tpl, CommitMode::Sync).expect("commit");
+    }
+    let offsets_dir_topic = "__consumer_offsets";
+    // 4,000 commits of ~500 bytes fill more than one 1 MiB segment; once
+    // rolled, the cleaner keeps one record for the group's one partition.
+    wait_for(
+        "__consumer_offsets to be cleaned",
+        Duration::from_secs(20),
+        || {
+            let sizes = segment_sizes(&broker.data_dir(), offsets_dir_topic);
+            sizes.len() >= 2 && sizes[0] < 10_000
+        },
+    );
+    let committed = |consumer: &BaseConsumer| {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition("tracked", 0);
+        let got = consumer
+            .committed_offsets(tpl, CLIENT_TIMEOUT)
+            .expect("OffsetFetch");
+        let e = got.find_partition("tracked", 0).expect("partition");
+        (e.offset(), e.metadata().to_string())
+    };
+    assert_eq!(
+        committed(&consumer),
+        (Offset::Offset(COMMITS), metadata.clone())
+    );
+    drop(consumer);
+    // The group's state is rebuilt from the compacted log after a restart.
+    broker.restart().expect("restart");
+    let consumer: BaseConsumer = base_config(&broker.bootstrap())
+        .set("group.id", "compacted-offsets")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    assert_eq!(committed(&consumer), (Offset::Offset(COMMITS), metadata));
+}
