@@ -5,8 +5,9 @@
 //! plus the timestamp fields under LogAppendTime), the sparse `.index` and
 //! `.timeindex` beside each, the append path (validation, idempotent
 //! producer checks, offset assignment, roll, flush policy), reads by offset
-//! and by timestamp, DeleteRecords, recovery of a torn tail after a crash,
-//! and producer-state snapshots.
+//! and by timestamp, DeleteRecords, retention (`retention.rs`), compaction
+//! (`cleaner.rs`, `compact_batch.rs`), recovery of a torn tail or of a
+//! cleaner swap cut short by a crash, and producer-state snapshots.
 //!
 //! Must not: know about the network, tokio, topics or replication. All
 //! I/O is synchronous and goes through the [`Storage`] seam, so the same
@@ -14,8 +15,9 @@
 //!
 //! Files in a partition directory besides Kafka's own:
 //! `gregor-log.checkpoint` (log start offset and recovery point, see
-//! `checkpoint.rs`) and `<offset>.snapshot` in Gregor's producer-snapshot
-//! format (see `snapshot.rs`).
+//! `checkpoint.rs`), `gregor-cleaner.checkpoint` (the cleaner's first
+//! dirty offset, see `cleaner.rs`) and `<offset>.snapshot` in Gregor's
+//! producer-snapshot format (see `snapshot.rs`).
 
 mod checkpoint;
 mod cleaner;
