@@ -412,10 +412,14 @@ impl CleanTask {
                         .into_iter()
                         .filter(|r| r.offset >= self.first_dirty_offset)
                     {
-                        if let Some(key) = r.key {
-                            let len = key.len() as u64;
-                            if map.insert(key, r.offset).is_none() {
-                                memory += len + MAP_ENTRY_OVERHEAD_BYTES;
+                        let Some(key) = r.key else { continue };
+                        match map.get_mut(&key[..]) {
+                            Some(offset) => *offset = r.offset,
+                            None => {
+                                // A copy, so the map does not pin the
+                                // whole decompressed batch the key lies in.
+                                memory += key.len() as u64 + MAP_ENTRY_OVERHEAD_BYTES;
+                                map.insert(Bytes::copy_from_slice(&key), r.offset);
                             }
                         }
                     }

@@ -625,3 +625,28 @@ fn slices_taken_before_retention_still_read_the_old_bytes<B: Backend>() {
     let after: Vec<Bytes> = sliced.slices.iter().map(|s| s.read().unwrap()).collect();
     assert_eq!(before, after);
 }
+
+#[test]
+fn a_small_offset_map_cleans_in_several_passes() {
+    let backend = Mem::fresh();
+    let mut log = open(&backend, &compact_config(), true, T0);
+    let written = write_updates(&mut log, 20, 8, T0, Compression::None);
+    let active_base = *log.segment_base_offsets().last().unwrap();
+    let mut passes = 0;
+    let mut first_dirty = log.first_dirty_offset();
+    while let Some(task) = log.plan_clean(T0) {
+        // Room for about five keys per pass.
+        let cleaned = task.run(5 * 70).expect("clean");
+        assert!(log.swap_cleaned(cleaned).expect("swap"));
+        assert!(
+            log.first_dirty_offset() > first_dirty,
+            "every pass makes progress"
+        );
+        first_dirty = log.first_dirty_offset();
+        passes += 1;
+        assert!(passes < 500, "cleaning does not converge");
+    }
+    assert!(passes > 1, "the map bound splits the work: {passes} passes");
+    assert_eq!(first_dirty, active_base);
+    check_latest(&log, &written, true);
+}
