@@ -319,3 +319,63 @@ fn consumer_offsets_are_compacted_by_the_same_cleaner() {
         .expect("consumer");
     assert_eq!(committed(&consumer), (Offset::Offset(COMMITS), metadata));
 }
+
+/// IncrementalAlterConfigs v0 setting one topic config, sent on a raw
+/// connection (the rdkafka crate only wraps the older AlterConfigs).
+/// Returns the resource's error code.
+fn set_topic_config(bootstrap: &str, topic: &str, key: &str, value: &str) -> i16 {
+    use gregor_testkit::{request_frame, RawConn, ReadOutcome};
+    fn string(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as i16).to_be_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    let mut body = Vec::new();
+    body.extend_from_slice(&1i32.to_be_bytes()); // one resource
+    body.push(2); // TOPIC
+    string(&mut body, topic);
+    body.extend_from_slice(&1i32.to_be_bytes()); // one config
+    string(&mut body, key);
+    body.push(0); // SET
+    string(&mut body, value);
+    body.push(0); // validate_only = false
+    let mut conn = RawConn::connect(bootstrap, CLIENT_TIMEOUT).expect("connect");
+    conn.send(&request_frame(44, 0, 7, Some("e2e"), false, &body))
+        .expect("send");
+    let ReadOutcome::Frame(frame) = conn.read_frame(CLIENT_TIMEOUT).expect("read") else {
+        panic!("no IncrementalAlterConfigs response");
+    };
+    // correlation id, throttle time, response count, then the error code.
+    assert_eq!(i32::from_be_bytes(frame[0..4].try_into().unwrap()), 7);
+    assert_eq!(i32::from_be_bytes(frame[8..12].try_into().unwrap()), 1);
+    i16::from_be_bytes(frame[12..14].try_into().unwrap())
+}
+
+#[test]
+fn a_retention_change_at_run_time_takes_effect_without_restart() {
+    let broker = start_broker_with(
+        BrokerOptions::default().with_override("log.retention.check.interval.ms", "300"),
+    );
+    let bootstrap = broker.bootstrap();
+    let topic = "altered";
+    create_topic_with(&bootstrap, topic, &[("segment.bytes", SEGMENT_BYTES)]);
+    let producer = future_producer(&bootstrap, &[("linger.ms", "5")]);
+    let records: Vec<(String, Option<Vec<u8>>)> = (0..4_000)
+        .map(|i| (format!("k{i}"), Some(vec![b'y'; 1_000])))
+        .collect();
+    produce_all(&producer, topic, &records);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(watermarks(&bootstrap, topic, 0).0, 0, "no limit yet");
+    let segments = segment_sizes(&broker.data_dir(), topic).len();
+    assert!(segments >= 4, "{segments} segments");
+    assert_eq!(
+        set_topic_config(&bootstrap, topic, "retention.bytes", "1048576"),
+        0
+    );
+    wait_for(
+        "the new retention.bytes to apply",
+        Duration::from_secs(10),
+        || watermarks(&bootstrap, topic, 0).0 > 0,
+    );
+    let sizes = segment_sizes(&broker.data_dir(), topic);
+    assert!(sizes.len() <= 2, "{sizes:?}");
+}
