@@ -281,8 +281,12 @@ impl Log {
         }
         self.cleaned_upto = Some(cleaned.end_offset);
         self.delete_horizon = cleaned.delete_horizon;
-        write_cleaner_checkpoint(&*self.storage, cleaned.end_offset)
-            .map_err(LogError::io("write cleaner checkpoint"))?;
+        CleanerCheckpoint {
+            first_dirty_offset: cleaned.end_offset,
+            delete_horizon: cleaned.delete_horizon,
+        }
+        .write(&*self.storage)
+        .map_err(LogError::io("write cleaner checkpoint"))?;
         info!(
             first_dirty_offset = cleaned.end_offset,
             read = cleaned.stats.bytes_read,
@@ -622,29 +626,78 @@ fn read_exact(file: &dyn SharedFile, mut pos: u64, mut buf: &mut [u8]) -> std::i
     Ok(())
 }
 
-/// The cleaner checkpoint: `1 <first dirty offset> <crc32c hex>`.
-pub(crate) fn read_cleaner_checkpoint(storage: &dyn Storage) -> Option<i64> {
-    let bytes = read_small_file(
-        storage,
-        CLEANER_CHECKPOINT_FILE,
-        CLEANER_CHECKPOINT_MAX_BYTES,
-    )
-    .ok()?;
-    let text = std::str::from_utf8(&bytes).ok()?.strip_suffix('\n')?;
-    let (body, crc) = text.rsplit_once(' ')?;
-    if u32::from_str_radix(crc, 16).ok()? != crc32c::crc32c(body.as_bytes()) {
-        warn!("ignoring corrupt cleaner checkpoint");
-        return None;
-    }
-    body.strip_prefix("1 ")?.parse().ok()
+/// What the cleaner remembers across restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CleanerCheckpoint {
+    /// The offset below which the log is clean.
+    pub first_dirty_offset: i64,
+    /// Latest delete horizon of a batch still holding tombstones, or -1.
+    pub delete_horizon: i64,
 }
 
-fn write_cleaner_checkpoint(storage: &dyn Storage, first_dirty: i64) -> std::io::Result<()> {
-    let body = format!("1 {first_dirty}");
-    let crc = crc32c::crc32c(body.as_bytes());
-    write_atomically(
-        storage,
-        CLEANER_CHECKPOINT_FILE,
-        format!("{body} {crc:08x}\n").as_bytes(),
-    )
+impl CleanerCheckpoint {
+    /// `1 <first dirty offset> <delete horizon> <crc32c of the text before, 8 hex digits>`.
+    fn encode(&self) -> String {
+        let body = format!("1 {} {}", self.first_dirty_offset, self.delete_horizon);
+        let crc = crc32c::crc32c(body.as_bytes());
+        format!("{body} {crc:08x}\n")
+    }
+
+    fn decode(text: &str) -> Option<CleanerCheckpoint> {
+        let (body, crc) = text.strip_suffix('\n')?.rsplit_once(' ')?;
+        if crc.len() != 8 || u32::from_str_radix(crc, 16).ok()? != crc32c::crc32c(body.as_bytes()) {
+            return None;
+        }
+        let mut fields = body.strip_prefix("1 ")?.split(' ');
+        let first_dirty_offset = fields.next()?.parse().ok()?;
+        let delete_horizon = fields.next()?.parse().ok()?;
+        fields.next().is_none().then_some(CleanerCheckpoint {
+            first_dirty_offset,
+            delete_horizon,
+        })
+    }
+
+    /// The stored checkpoint; `None` if missing or unreadable (the cleaner
+    /// then starts from the log start, which only costs work).
+    pub fn read(storage: &dyn Storage) -> Option<CleanerCheckpoint> {
+        let bytes = read_small_file(
+            storage,
+            CLEANER_CHECKPOINT_FILE,
+            CLEANER_CHECKPOINT_MAX_BYTES,
+        )
+        .ok()?;
+        let parsed = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(CleanerCheckpoint::decode);
+        if parsed.is_none() {
+            warn!("ignoring corrupt cleaner checkpoint");
+        }
+        parsed
+    }
+
+    fn write(&self, storage: &dyn Storage) -> std::io::Result<()> {
+        write_atomically(storage, CLEANER_CHECKPOINT_FILE, self.encode().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleaner_checkpoint_text_is_pinned_and_checked() {
+        let c = CleanerCheckpoint {
+            first_dirty_offset: 1200,
+            delete_horizon: -1,
+        };
+        let text = c.encode();
+        let crc = crc32c::crc32c(b"1 1200 -1");
+        assert_eq!(text, format!("1 1200 -1 {crc:08x}\n"));
+        assert_eq!(CleanerCheckpoint::decode(&text), Some(c));
+        assert_eq!(
+            CleanerCheckpoint::decode(&text.replace("1200", "1201")),
+            None
+        );
+        assert_eq!(CleanerCheckpoint::decode(""), None);
+    }
 }

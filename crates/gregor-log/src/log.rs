@@ -87,8 +87,8 @@ pub struct Log {
     /// The cleaner's checkpoint: the offset below which the log is clean.
     pub(crate) cleaned_upto: Option<i64>,
     /// Latest delete horizon of a cleaned batch still holding tombstones;
-    /// once passed, the cleaner runs again to drop them. Not persisted: after
-    /// a restart those tombstones go at the next clean the dirty ratio calls for.
+    /// once passed, the cleaner runs again to drop them. Kept in the
+    /// cleaner checkpoint beside `cleaned_upto`.
     pub(crate) delete_horizon: i64,
 }
 

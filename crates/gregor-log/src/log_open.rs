@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 use crate::checkpoint::{Checkpoint, CHECKPOINT_FILE};
-use crate::cleaner::{read_cleaner_checkpoint, SWAP_SUFFIX};
+use crate::cleaner::{CleanerCheckpoint, SWAP_SUFFIX};
 use crate::config::LogConfig;
 use crate::error::LogError;
 use crate::file_storage::FileStorage;
@@ -62,7 +62,7 @@ impl Log {
         remove_leftovers(&*storage, &names)?;
         let checkpoint =
             Checkpoint::read(&*storage).map_err(LogError::io(format!("read {CHECKPOINT_FILE}")))?;
-        let cleaned_upto = read_cleaner_checkpoint(&*storage);
+        let cleaner = CleanerCheckpoint::read(&*storage);
         let mut log = Log {
             storage,
             config,
@@ -76,8 +76,9 @@ impl Log {
             last_seen_ms: now_ms,
             pending_flush: None,
             failure: None,
-            cleaned_upto,
-            delete_horizon: gregor_protocol::batch::NO_TIMESTAMP,
+            cleaned_upto: cleaner.map(|c| c.first_dirty_offset),
+            delete_horizon: cleaner
+                .map_or(gregor_protocol::batch::NO_TIMESTAMP, |c| c.delete_horizon),
         };
         let mut bases: Vec<i64> = names
             .iter()

@@ -650,3 +650,20 @@ fn a_small_offset_map_cleans_in_several_passes() {
     assert_eq!(first_dirty, active_base);
     check_latest(&log, &written, true);
 }
+
+#[test]
+fn tombstones_due_after_a_restart_are_still_removed() {
+    let backend = Mem::fresh();
+    let config = compact_config();
+    let mut log = open(&backend, &config, true, T0);
+    let written = write_updates(&mut log, 20, 5, T0, Compression::None);
+    assert!(clean(&mut log, T0));
+    log.close().unwrap();
+    let mut log = open(&backend, &config, true, T0 + 2_000);
+    assert!(
+        log.dirtiness(T0 + 2_000).unwrap().tombstones_due,
+        "the delete horizon is in the cleaner checkpoint"
+    );
+    assert!(clean(&mut log, T0 + 2_000));
+    check_latest(&log, &written, false);
+}
