@@ -16,7 +16,7 @@
 //! Files in a partition directory besides Kafka's own:
 //! `gregor-log.checkpoint` (log start offset and recovery point, see
 //! `checkpoint.rs`), `gregor-cleaner.checkpoint` (the cleaner's first
-//! dirty offset, see `cleaner.rs`) and `<offset>.snapshot` in Gregor's
+//! dirty offset and pending tombstone horizon, see `cleaner.rs`) and `<offset>.snapshot` in Gregor's
 //! producer-snapshot format (see `snapshot.rs`).
 
 mod checkpoint;
