@@ -193,6 +193,59 @@ impl ReplicaManager {
         }
     }
 
+    /// Retention for every partition (Kafka's `log.retention.check.interval.ms`
+    /// task): segments are taken out of each log under its lock, and their
+    /// files unlinked after the lock is released. Returns how many segments
+    /// went.
+    pub fn enforce_retention(&self) -> usize {
+        let now = now_ms();
+        let mut total = 0;
+        for p in self.all() {
+            match p.with_log(|log| log.delete_old_segments(now)) {
+                Ok(Ok(deleted)) if !deleted.is_empty() => {
+                    total += deleted.count();
+                    if let Err(e) = deleted.delete_files() {
+                        warn!(partition = %p.name(), error = %e, "could not delete expired segment files");
+                    }
+                }
+                Ok(Err(e)) => {
+                    warn!(partition = %p.name(), error = %e, "retention check failed")
+                }
+                _ => {}
+            }
+        }
+        total
+    }
+
+    /// One pass of the log cleaner over every compacted partition: plan
+    /// under the partition's lock, rewrite without it, swap under it again.
+    /// Returns how many logs were cleaned, so the caller backs off when none.
+    pub fn clean_logs(&self, map_memory_bytes: u64) -> usize {
+        let mut cleaned = 0;
+        for p in self.all() {
+            let now = now_ms();
+            let Ok(Some(task)) = p.with_log(|log| log.plan_clean(now)) else {
+                continue;
+            };
+            let result = match task.run(map_memory_bytes) {
+                Ok(result) => result,
+                Err(e) => {
+                    warn!(partition = %p.name(), error = %e, "cleaning failed");
+                    continue;
+                }
+            };
+            match p.with_log(|log| log.swap_cleaned(result)) {
+                Ok(Ok(true)) => cleaned += 1,
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => {
+                    warn!(partition = %p.name(), error = %e, "swap of cleaned segments failed")
+                }
+                Err(_) => {}
+            }
+        }
+        cleaned
+    }
+
     /// Flushes and closes every log, on `num.recovery.threads.per.data.dir`
     /// threads as Kafka does; used at clean shutdown. Stops at the first
     /// failure, so the clean-shutdown marker is not written.
