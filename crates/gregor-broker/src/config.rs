@@ -97,6 +97,10 @@ pub struct BrokerConfig {
     /// A negative `connections.max.idle.ms` disables idle closing in Kafka;
     /// it is stored as `i64::MAX` (still safe to add to an `Instant`).
     pub connections_max_idle_ms: u64,
+    /// Client quotas: samples kept (`quota.window.num`) and the span of
+    /// each (`quota.window.size.seconds`).
+    pub quota_window_num: i32,
+    pub quota_window_size_seconds: i32,
     pub num_network_threads: usize,
     pub num_io_threads: usize,
     pub queued_max_requests: usize,
@@ -540,6 +544,8 @@ fn build(r: Resolver) -> Result<BrokerConfig, ConfigError> {
         socket_send_buffer_bytes: r.int("socket.send.buffer.bytes")?,
         socket_receive_buffer_bytes: r.int("socket.receive.buffer.bytes")?,
         connections_max_idle_ms: u64::try_from(idle_ms).unwrap_or(i64::MAX as u64),
+        quota_window_num: r.int("quota.window.num")?,
+        quota_window_size_seconds: r.int("quota.window.size.seconds")?,
         num_network_threads: r.unsigned("num.network.threads")?,
         num_io_threads: r.unsigned("num.io.threads")?,
         queued_max_requests: r.unsigned("queued.max.requests")?,
