@@ -16,6 +16,7 @@ pub mod handlers;
 pub mod log_dir;
 pub mod metadata_store;
 pub mod partition;
+pub mod quota;
 pub mod replica_manager;
 pub mod server;
 pub mod time;
