@@ -131,7 +131,12 @@ pub async fn dispatch(
                 .await
                 .map(|r| Reply::Body(r.into()))
         }
-        RequestKind::Fetch(r) => return Some(Reply::Fetch(fetch::handle(broker, r, v).await)),
+        RequestKind::Fetch(mut r) => {
+            if let Some(cap) = crate::quota::fetch_bytes_cap(broker, ctx) {
+                r.max_bytes = r.max_bytes.min(cap);
+            }
+            return Some(Reply::Fetch(fetch::handle(broker, r, v).await));
+        }
         RequestKind::ListOffsets(r) => list_offsets::handle(broker, r, v).into(),
         RequestKind::CreateTopics(r) => create_topics::handle(broker, r, v).await.into(),
         RequestKind::DeleteTopics(r) => delete_topics::handle(broker, r, v).await.into(),

@@ -99,6 +99,20 @@ pub fn charge(
     Throttle { ms, send_first }
 }
 
+/// The response size a fetch of this client may not exceed under its
+/// consumer byte rate, if it has one.
+pub fn fetch_bytes_cap(broker: &Broker, ctx: &RequestContext) -> Option<i32> {
+    let image = broker.metadata.image();
+    let quota = super::resolve(
+        &image.client_quotas,
+        QuotaType::Fetch.key(),
+        ANONYMOUS_USER,
+        &ctx.client_id,
+    )?;
+    let cap = broker.quotas.max_value_in_window(quota.bound);
+    Some(cap.clamp(1.0, f64::from(i32::MAX)) as i32)
+}
+
 fn clamp_i32(ms: i64) -> i32 {
     i32::try_from(ms).unwrap_or(i32::MAX)
 }

@@ -24,7 +24,7 @@ use gregor_metadata::quotas::{
     REQUEST_PERCENTAGE, USER,
 };
 
-pub use charge::{charge, Throttle};
+pub use charge::{charge, fetch_bytes_cap, Throttle};
 pub use rate::{throttle_time_ms, WindowedRate};
 
 /// Sensors not recorded to for this long are dropped, as Kafka expires
@@ -218,6 +218,14 @@ impl QuotaManager {
         if let Some(sensor) = sensors.get_mut(&key) {
             sensor.rate.record(-value, now_ms);
         }
+    }
+
+    /// The most a client may take within the measuring window at `bound`
+    /// per second (Kafka's `getMaxValueInQuotaWindow`): a fetch is capped
+    /// to it, so one response can always fit under the quota.
+    pub fn max_value_in_window(&self, bound: f64) -> f64 {
+        let windows = self.samples.saturating_sub(1).max(1) as f64;
+        bound * windows * self.window_ms as f64 / 1000.0
     }
 
     /// Drops sensors no request has touched for an hour.
