@@ -43,6 +43,9 @@ pub struct EntityPart {
 /// A quota entity: entity type → name (`None` = default).
 pub type QuotaEntity = BTreeMap<String, Option<String>>;
 
+/// The configured values of one entity, by quota key.
+pub type QuotaValues = BTreeMap<String, QuotaValue>;
+
 /// A quota value. Quota values are doubles on the wire and in Kafka's
 /// records; equality is bitwise so records and images can be compared.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -117,7 +120,7 @@ pub fn describe(
     quotas: &ClientQuotas,
     components: &[FilterComponent],
     strict: bool,
-) -> Result<Vec<(QuotaEntity, BTreeMap<String, QuotaValue>)>, ApiError> {
+) -> Result<Vec<(QuotaEntity, QuotaValues)>, ApiError> {
     let invalid = |m: String| ApiError::new(ResponseError::InvalidRequest, m);
     // entity type → Some(name) / None (default) for exact matches.
     let mut exact: BTreeMap<&str, Option<&str>> = BTreeMap::new();
@@ -472,9 +475,8 @@ mod tests {
             c1.clone(),
         ]);
         let q = &image.client_quotas;
-        let names = |r: Vec<(QuotaEntity, BTreeMap<String, QuotaValue>)>| {
-            r.into_iter().map(|(e, _)| e).collect::<Vec<_>>()
-        };
+        let names =
+            |r: Vec<(QuotaEntity, QuotaValues)>| r.into_iter().map(|(e, _)| e).collect::<Vec<_>>();
         let exact_alice = [filter(USER, MATCH_TYPE_EXACT, Some("alice"))];
         assert_eq!(
             names(describe(q, &exact_alice, true).unwrap()),

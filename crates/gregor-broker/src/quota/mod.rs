@@ -245,7 +245,11 @@ mod tests {
 
     use super::*;
 
-    fn quotas(entries: &[(Option<Option<&str>>, Option<Option<&str>>, f64)]) -> ClientQuotas {
+    /// One configured level: the user part, the client-id part (absent,
+    /// default or named) and the producer byte rate.
+    type Level<'a> = (Option<Option<&'a str>>, Option<Option<&'a str>>, f64);
+
+    fn quotas(entries: &[Level<'_>]) -> ClientQuotas {
         let mut q = ClientQuotas::default();
         for (user, client, value) in entries {
             let mut parts = Vec::new();

@@ -10,11 +10,13 @@
 //! internals, so it works against any Kafka-compatible cluster.
 //!
 //! Layout: one file per command (`topics/`, `produce.rs`, `consume.rs`,
-//! `offsets.rs`, `quotas.rs`, `dump_log.rs`); pure input/output formats beside them (`line_reader.rs`,
-//! `formatter.rs`); shared client set-up in `config.rs` and `client.rs`;
-//! the error name/sentence table in `errors.rs`; a bare Kafka-protocol
-//! client for the quota APIs librdkafka lacks in `wire.rs`; the two admin requests the
-//! rdkafka crate does not wrap in `native.rs`.
+//! `offsets.rs`, `quotas.rs`, `dump_log.rs`); pure input/output formats
+//! beside them (`line_reader.rs`, `formatter.rs`); shared client set-up in
+//! `config.rs` and `client.rs`; the error name/sentence table in
+//! `errors.rs`; the admin requests the rdkafka crate does not wrap in
+//! `native/`; a bare Kafka-protocol client in `wire.rs` for the quota APIs
+//! librdkafka lacks altogether. `dump-log` reads segment files and needs
+//! no broker.
 
 mod client;
 mod config;
