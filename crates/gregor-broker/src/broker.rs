@@ -23,6 +23,7 @@ use crate::group_membership::GroupWaiters;
 use crate::log_dir;
 use crate::metadata_store::MetadataStore;
 use crate::partition::{Partition, PartitionError};
+use crate::quota::QuotaManager;
 use crate::replica_manager::ReplicaManager;
 use crate::time::now_ms;
 
@@ -43,6 +44,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// JoinGroup/SyncGroup requests parked in the group coordinator.
     pub group_waiters: GroupWaiters,
+    /// Client quota sensors (produce/fetch byte rates, request time).
+    pub quotas: QuotaManager,
     /// The current block of producer ids: [next, end).
     producer_ids: Mutex<(i64, i64)>,
     log_dir: PathBuf,
@@ -69,6 +72,10 @@ impl Broker {
             fetch_sessions: FetchSessionCache::new(crate::fetch_session::FETCH_SESSION_SLOTS_MAX),
             groups,
             group_waiters: GroupWaiters::default(),
+            quotas: QuotaManager::new(
+                usize::try_from(config.quota_window_num).unwrap_or(1),
+                i64::from(config.quota_window_size_seconds) * 1000,
+            ),
             config,
             cluster_id,
             metadata,

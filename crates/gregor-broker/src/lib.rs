@@ -17,6 +17,7 @@ pub mod log_dir;
 pub mod metadata_store;
 pub mod open_files;
 pub mod partition;
+pub mod quota;
 pub mod replica_manager;
 pub mod server;
 pub mod time;

@@ -147,6 +147,7 @@ async fn maintenance(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
             _ = tick.tick() => {
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || b.replicas.flush_due()).await;
+                broker.quotas.expire_idle(crate::time::now_ms());
             }
             // Group membership timers: sessions, rebalances, initial delays.
             _ = group_tick.tick() => {

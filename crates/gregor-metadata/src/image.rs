@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use uuid::Uuid;
 
+use crate::quotas::ClientQuotas;
 use crate::records::{ConfigResource, MetadataRecord};
 
 /// A partition as the metadata log describes it.
@@ -43,6 +44,8 @@ pub struct MetadataImage {
     broker_configs: BTreeMap<String, BTreeMap<String, String>>,
     /// Producer ids below this one have been handed out.
     pub next_producer_id: i64,
+    /// Client quotas by entity.
+    pub client_quotas: ClientQuotas,
 }
 
 impl MetadataImage {
@@ -139,6 +142,12 @@ impl MetadataImage {
                 );
                 self.next_producer_id = *next_producer_id;
             }
+            MetadataRecord::ClientQuota {
+                entity,
+                key,
+                value,
+                remove,
+            } => self.client_quotas.apply(entity, key, *value, *remove),
         }
     }
 }

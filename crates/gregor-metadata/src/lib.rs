@@ -7,6 +7,7 @@
 pub mod configs;
 pub mod controller;
 pub mod image;
+pub mod quotas;
 pub mod records;
 
 pub use controller::{ApiError, ClusterContext, NewTopic};

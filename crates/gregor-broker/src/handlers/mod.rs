@@ -9,6 +9,7 @@ use gregor_protocol::kafka_protocol::messages::{ApiKey, RequestKind, ResponseKin
 
 use crate::broker::Broker;
 
+pub mod alter_client_quotas;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -17,6 +18,7 @@ pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -88,6 +90,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     consumer_group_describe::SUPPORT,
     delete_groups::SUPPORT,
     offset_delete::SUPPORT,
+    describe_client_quotas::SUPPORT,
+    alter_client_quotas::SUPPORT,
 ];
 
 pub fn support(key: ApiKey) -> Option<ApiSupport> {
@@ -127,7 +131,12 @@ pub async fn dispatch(
                 .await
                 .map(|r| Reply::Body(r.into()))
         }
-        RequestKind::Fetch(r) => return Some(Reply::Fetch(fetch::handle(broker, r, v).await)),
+        RequestKind::Fetch(mut r) => {
+            if let Some(cap) = crate::quota::fetch_bytes_cap(broker, ctx) {
+                r.max_bytes = r.max_bytes.min(cap);
+            }
+            return Some(Reply::Fetch(fetch::handle(broker, r, v).await));
+        }
         RequestKind::ListOffsets(r) => list_offsets::handle(broker, r, v).into(),
         RequestKind::CreateTopics(r) => create_topics::handle(broker, r, v).await.into(),
         RequestKind::DeleteTopics(r) => delete_topics::handle(broker, r, v).await.into(),
@@ -157,6 +166,8 @@ pub async fn dispatch(
         }
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, r, v).into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),
+        RequestKind::DescribeClientQuotas(r) => describe_client_quotas::handle(broker, r, v).into(),
+        RequestKind::AlterClientQuotas(r) => alter_client_quotas::handle(broker, r, v).await.into(),
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     }))
