@@ -1,4 +1,5 @@
-//! The operator CLI: `gregor topics | produce | consume | offsets | groups | perf`, for
+//! The operator CLI: `gregor topics | produce | consume | offsets | groups | perf |
+//! configs | delete-records`, for
 //! people who know Kafka's shell tools (kafka-topics.sh,
 //! kafka-console-producer.sh, kafka-console-consumer.sh,
 //! kafka-get-offsets.sh). Same flags where they make sense, same output
@@ -17,7 +18,9 @@
 
 mod client;
 mod config;
+mod configs;
 mod consume;
+mod delete_records;
 mod errors;
 mod formatter;
 mod groups;
@@ -27,13 +30,16 @@ mod offsets;
 mod perf;
 mod produce;
 mod topics;
+mod wire;
 
 #[cfg(test)]
 mod tests;
 
 use std::process::ExitCode;
 
+pub use configs::ConfigsCommand;
 pub use consume::ConsumeArgs;
+pub use delete_records::DeleteRecordsArgs;
 pub use errors::CliError;
 pub use groups::GroupsCommand;
 pub use offsets::OffsetsArgs;
@@ -62,6 +68,11 @@ pub enum ClientCommand {
     /// kafka-producer-perf-test.sh and kafka-consumer-perf-test.sh).
     #[command(subcommand)]
     Perf(PerfCommand),
+    /// Describe and alter topic and broker configs (like kafka-configs.sh).
+    #[command(subcommand)]
+    Configs(ConfigsCommand),
+    /// Delete records below an offset (like kafka-delete-records.sh).
+    DeleteRecords(DeleteRecordsArgs),
 }
 
 /// Exit status after Ctrl-C, as a shell reports for SIGINT.
@@ -99,6 +110,10 @@ fn execute(cmd: ClientCommand) -> Result<ExitCode, CliError> {
         ClientCommand::Offsets(args) => offsets::run(args, &mut out)?,
         ClientCommand::Groups(cmd) => runtime.block_on(groups::run(cmd, &mut out))?,
         ClientCommand::Perf(cmd) => perf::run(cmd, &mut out)?,
+        ClientCommand::Configs(cmd) => configs::run(cmd, &mut out)?,
+        ClientCommand::DeleteRecords(args) => {
+            runtime.block_on(delete_records::run(args, &mut out))?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
