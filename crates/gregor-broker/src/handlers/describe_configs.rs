@@ -257,25 +257,23 @@ fn first_source(synonyms: &[(String, Option<String>, i8)]) -> i8 {
 fn broker_synonyms(broker: &BrokerConfig, key: &str) -> Vec<(String, Option<String>, i8)> {
     let group = synonym_group(key);
     let dynamic = broker.dynamic();
-    let static_defaults = |k: &str| configs::broker_config(k).and_then(|d| d.default);
-    let layers: [(ConfigSource, &dyn Fn(&str) -> Option<String>); 4] = [
-        (ConfigSource::DynamicBroker, &|k| {
-            dynamic.per_broker.get(k).cloned()
-        }),
-        (ConfigSource::DynamicDefaultBroker, &|k| {
-            dynamic.cluster_default.get(k).cloned()
-        }),
-        (ConfigSource::StaticBroker, &|k| {
-            broker.explicit().get(k).cloned()
-        }),
-        (ConfigSource::Default, &|k| {
-            static_defaults(k).map(str::to_string)
-        }),
-    ];
+    let lookup = |source: ConfigSource, k: &str| match source {
+        ConfigSource::DynamicBroker => dynamic.per_broker.get(k).cloned(),
+        ConfigSource::DynamicDefaultBroker => dynamic.cluster_default.get(k).cloned(),
+        ConfigSource::StaticBroker => broker.explicit().get(k).cloned(),
+        _ => configs::broker_config(k)
+            .and_then(|d| d.default)
+            .map(str::to_string),
+    };
     let mut all = Vec::new();
-    for (source, lookup) in layers {
+    for source in [
+        ConfigSource::DynamicBroker,
+        ConfigSource::DynamicDefaultBroker,
+        ConfigSource::StaticBroker,
+        ConfigSource::Default,
+    ] {
         for k in &group {
-            if let Some(v) = lookup(k) {
+            if let Some(v) = lookup(source, k) {
                 all.push((k.to_string(), Some(v), source.code()));
             }
         }
