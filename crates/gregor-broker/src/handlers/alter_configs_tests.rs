@@ -211,3 +211,25 @@ async fn describe_errors_and_sensitive_values() {
         Some("Unexpected broker id, expected 1 or empty string, but received 7")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_configs_are_stored_and_described() {
+    use crate::handlers::describe_configs::RESOURCE_GROUP;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open_broker(dir.path(), &[]);
+    let d = describe(&broker, RESOURCE_GROUP, "g", "consumer.session.timeout.ms");
+    assert_eq!((d.value.as_deref(), d.source), (Some("45000"), 5));
+    let r = resource(
+        RESOURCE_GROUP,
+        "g",
+        &[("consumer.session.timeout.ms", 0, Some("50000"))],
+    );
+    assert_eq!(alter_one(&broker, r, false).await.0, 0);
+    let d = describe(&broker, RESOURCE_GROUP, "g", "consumer.session.timeout.ms");
+    assert_eq!((d.value.as_deref(), d.source), (Some("50000"), 8));
+    let r = resource(RESOURCE_GROUP, "g", &[("nope", 0, Some("1"))]);
+    assert_eq!(
+        alter_one(&broker, r, false).await.0,
+        ResponseError::InvalidConfig.code()
+    );
+}

@@ -31,6 +31,7 @@ pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeConfigs, 1, 4);
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 pub const RESOURCE_BROKER_LOGGER: i8 = 8;
+pub const RESOURCE_GROUP: i8 = 16;
 
 /// One described config, before it is cut to what the request version carries.
 #[derive(Debug, Clone)]
@@ -131,6 +132,10 @@ fn describe(
         RESOURCE_BROKER_LOGGER => Err((
             ResponseError::InvalidRequest,
             format!("Unexpected broker id, expected {node_id} but received {name}"),
+        )),
+        RESOURCE_GROUP => Ok(describe_group(
+            &broker.config,
+            broker.metadata.image().group_configs(name),
         )),
         other => Err((
             ResponseError::InvalidRequest,
@@ -241,6 +246,42 @@ pub fn describe_cluster_default(broker: &BrokerConfig) -> Vec<Described> {
                 synonyms,
                 def,
             })
+        })
+        .collect()
+}
+
+/// Every group config of a group (which need not exist): its override,
+/// else the broker's `group.<key>` setting, else the default.
+pub fn describe_group(
+    broker: &BrokerConfig,
+    overrides: Option<&BTreeMap<String, String>>,
+) -> Vec<Described> {
+    configs::group_configs()
+        .iter()
+        .map(|def| {
+            let mut synonyms = Vec::new();
+            if let Some(v) = overrides.and_then(|o| o.get(def.name)) {
+                synonyms.push((
+                    def.name.to_string(),
+                    Some(v.clone()),
+                    ConfigSource::Group.code(),
+                ));
+            }
+            let broker_key = format!("group.{}", def.name);
+            let default = match configs::broker_config(&broker_key) {
+                Some(_) => broker.value(&broker_key),
+                None => def.default.map(str::to_string),
+            };
+            synonyms.push((def.name.to_string(), default, ConfigSource::Default.code()));
+            Described {
+                name: def.name,
+                value: synonyms[0].1.clone(),
+                source: first_source(&synonyms),
+                read_only: false,
+                sensitive: false,
+                synonyms,
+                def,
+            }
         })
         .collect()
 }

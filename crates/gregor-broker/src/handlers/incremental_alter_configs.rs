@@ -14,7 +14,9 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::info;
 
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
+use super::describe_configs::{
+    RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_GROUP, RESOURCE_TOPIC,
+};
 use super::{text, ApiSupport};
 use crate::broker::Broker;
 
@@ -65,6 +67,9 @@ fn alter(broker: &Broker, r: &AlterConfigsResource, validate_only: bool) -> Resu
         }),
         RESOURCE_BROKER => commit_configs(broker, validate_only, name, |image| {
             controller::alter_broker_configs(image, name, &changes)
+        }),
+        RESOURCE_GROUP => commit_configs(broker, validate_only, name, |image| {
+            controller::alter_group_configs(image, name, &changes)
         }),
         RESOURCE_BROKER_LOGGER => Err(ApiError::new(
             ResponseError::InvalidRequest,

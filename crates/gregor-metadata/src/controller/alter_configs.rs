@@ -83,6 +83,32 @@ pub fn alter_broker_configs(
     Ok(records)
 }
 
+/// Decides an IncrementalAlterConfigs entry for group `group`'s configs.
+/// Groups need not exist yet, as in Kafka: the overrides wait for them.
+pub fn alter_group_configs(
+    image: &MetadataImage,
+    group: &str,
+    changes: &[ConfigChange],
+) -> Result<Vec<MetadataRecord>, ApiError> {
+    if group.is_empty() {
+        return Err(ApiError::new(
+            ResponseError::InvalidRequest,
+            "Group name must not be empty",
+        ));
+    }
+    check_duplicates(changes.iter().map(|c| c.0.as_str()))?;
+    let empty = BTreeMap::new();
+    let current = image.group_configs(group).unwrap_or(&empty);
+    let mut records = Vec::with_capacity(changes.len());
+    for (key, op, value) in changes {
+        let def = configs::group_config(key)
+            .ok_or_else(|| invalid_config(format!("Unknown group config name: {key}")))?;
+        let new_value = apply_op(def, current.get(key.as_str()), *op, value.as_deref())?;
+        records.push(config_record(ConfigResource::Group, group, key, new_value));
+    }
+    Ok(records)
+}
+
 /// Decides a legacy AlterConfigs entry: the resource's overrides become
 /// exactly `configs`; every override not listed is removed, as in Kafka.
 pub fn replace_configs(
@@ -112,6 +138,12 @@ pub fn replace_configs(
                 .map(|c| topic_def(&c.0))
                 .collect::<Result<Vec<_>, _>>()?;
             (current, defs)
+        }
+        ConfigResource::Group => {
+            return Err(ApiError::new(
+                ResponseError::InvalidRequest,
+                "AlterConfigs does not support GROUP resources; use IncrementalAlterConfigs",
+            ))
         }
         ConfigResource::Broker => {
             check_broker_name(resource_name)?;

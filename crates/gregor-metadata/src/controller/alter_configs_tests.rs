@@ -285,3 +285,33 @@ fn legacy_alter_replaces_every_override() {
         .for_each(|r| image.apply(r));
     assert!(image.broker_configs("").unwrap().is_empty());
 }
+
+#[test]
+fn group_configs_set_and_delete_for_any_group() {
+    let mut image = MetadataImage::default();
+    let set = changes(&[("consumer.session.timeout.ms", AlterOp::Set, Some("50000"))]);
+    alter_group_configs(&image, "g", &set)
+        .unwrap()
+        .iter()
+        .for_each(|r| image.apply(r));
+    assert_eq!(
+        image.group_configs("g").unwrap()["consumer.session.timeout.ms"],
+        "50000"
+    );
+    let bad = changes(&[("consumer.session.timeout.ms", AlterOp::Set, Some("x"))]);
+    assert_eq!(
+        alter_group_configs(&image, "g", &bad).unwrap_err().code,
+        ResponseError::InvalidConfig
+    );
+    let unknown = changes(&[("retention.ms", AlterOp::Set, Some("1"))]);
+    assert_eq!(
+        alter_group_configs(&image, "g", &unknown).unwrap_err().code,
+        ResponseError::InvalidConfig
+    );
+    let delete = changes(&[("consumer.session.timeout.ms", AlterOp::Delete, None)]);
+    alter_group_configs(&image, "g", &delete)
+        .unwrap()
+        .iter()
+        .for_each(|r| image.apply(r));
+    assert!(image.group_configs("g").unwrap().is_empty());
+}
