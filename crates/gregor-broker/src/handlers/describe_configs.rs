@@ -31,7 +31,7 @@ pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeConfigs, 1, 4);
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 pub const RESOURCE_BROKER_LOGGER: i8 = 8;
-pub const RESOURCE_GROUP: i8 = 16;
+pub const RESOURCE_GROUP: i8 = 32;
 
 /// One described config, before it is cut to what the request version carries.
 #[derive(Debug, Clone)]
