@@ -8,6 +8,7 @@
 //! keys only produce warnings, as Kafka only logs them. The resulting
 //! [`BrokerConfig`] is built once in `main` and shared read-only (`Arc`).
 
+mod dynamic;
 mod listeners;
 mod properties;
 mod sources;
@@ -21,6 +22,8 @@ use std::path::{Path, PathBuf};
 use gregor_metadata::configs::{self, ConfigDef};
 use thiserror::Error;
 
+pub use dynamic::DynamicLayers;
+use dynamic::SharedDynamic;
 pub use gregor_metadata::configs::{ConfigSource, SecurityProtocol, Voter};
 pub use listeners::Listener;
 pub use sources::Origin;
@@ -56,6 +59,8 @@ pub enum ConfigError {
 pub struct BrokerConfig {
     /// Every known key set by file, environment or override, validated.
     explicit: Explicit,
+    /// Dynamic broker configs from the metadata image (see `config/dynamic.rs`).
+    dynamic: SharedDynamic,
     pub node_id: i32,
     pub process_roles: Vec<String>,
     pub listeners: Vec<Listener>,
@@ -163,6 +168,9 @@ impl BrokerConfig {
     /// The effective value of any broker config: explicit, else its default;
     /// `None` when neither exists (Kafka's null).
     pub fn value(&self, key: &str) -> Option<String> {
+        if let Some((v, _)) = self.dynamic.value(key) {
+            return Some(v);
+        }
         if let Some(v) = self.explicit.0.get(key) {
             return Some(v.clone());
         }
@@ -176,8 +184,16 @@ impl BrokerConfig {
             .map(str::to_string)
     }
 
-    /// Whether `key` was set explicitly (static broker config) or is a default.
+    /// Where the effective value of `key` comes from: a dynamic config of
+    /// this broker or of the cluster default, the static config, or a default.
     pub fn source(&self, key: &str) -> ConfigSource {
+        if let Some((_, per_broker)) = self.dynamic.value(key) {
+            return if per_broker {
+                ConfigSource::DynamicBroker
+            } else {
+                ConfigSource::DynamicDefaultBroker
+            };
+        }
         if self.explicit.0.contains_key(key) {
             ConfigSource::StaticBroker
         } else {
@@ -188,6 +204,19 @@ impl BrokerConfig {
     /// Every known key set by file, environment or override, after validation.
     pub fn explicit(&self) -> &BTreeMap<String, String> {
         &self.explicit.0
+    }
+
+    /// A copy of the dynamic broker configs currently in force.
+    pub fn dynamic(&self) -> DynamicLayers {
+        self.dynamic.get()
+    }
+
+    /// Replaces the dynamic broker configs; called with the image's values
+    /// after every metadata change, before partitions are reconfigured.
+    /// Typed fields keep their static values: only [`Self::value`],
+    /// [`Self::source`] and [`Self::topic_default`] see dynamic configs.
+    pub fn set_dynamic(&self, layers: DynamicLayers) {
+        self.dynamic.set(layers);
     }
 
     /// The broker-level value of topic config `topic_key`, in the topic
@@ -582,6 +611,7 @@ fn build(r: Resolver) -> Result<BrokerConfig, ConfigError> {
         group_consumer_max_heartbeat_interval_ms: r
             .int("group.consumer.max.heartbeat.interval.ms")?,
         explicit: Explicit(r.values.into_iter().map(|(k, (v, _))| (k, v)).collect()),
+        dynamic: SharedDynamic::default(),
     })
 }
 

@@ -10,7 +10,7 @@ use gregor_metadata::MetadataImage;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, DynamicLayers};
 use crate::error::BrokerError;
 use crate::metadata_store::METADATA_LOG_DIR;
 use crate::partition::Partition;
@@ -72,6 +72,14 @@ impl ReplicaManager {
         clean_shutdown: bool,
         startup: bool,
     ) -> Result<(), BrokerError> {
+        // Dynamic broker configs first: they feed the topic defaults below.
+        self.config.set_dynamic(DynamicLayers {
+            per_broker: image
+                .broker_configs(&self.node_id.to_string())
+                .cloned()
+                .unwrap_or_default(),
+            cluster_default: image.broker_configs("").cloned().unwrap_or_default(),
+        });
         let mut wanted: HashSet<TopicPartition> = HashSet::new();
         let mut to_open = Vec::new();
         for topic in image.topics() {

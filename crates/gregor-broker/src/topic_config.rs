@@ -31,7 +31,7 @@ pub fn effective(
         return Some((v.clone(), TopicValueSource::TopicOverride));
     }
     if let Some((v, Some(broker_key))) = broker.topic_default(key) {
-        let explicit = broker.explicit().contains_key(broker_key);
+        let explicit = broker.source(broker_key) != configs::ConfigSource::Default;
         return Some((
             v,
             TopicValueSource::Broker {

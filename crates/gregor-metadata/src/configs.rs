@@ -59,6 +59,7 @@ macro_rules! topic_table {
 
 mod broker;
 mod endpoints;
+mod group;
 mod topic;
 mod validate;
 
@@ -295,6 +296,16 @@ pub fn topic_configs() -> &'static [TopicConfigDef] {
 // The tables hold a few hundred entries and lookups happen at start-up and
 // in admin requests, so a linear scan is simpler than an index and as fast
 // as anything that matters here.
+
+/// Every group-level config (GROUP resources), sorted by name.
+pub fn group_configs() -> &'static [ConfigDef] {
+    group::GROUP_CONFIGS
+}
+
+/// The group config called `name`.
+pub fn group_config(name: &str) -> Option<&'static ConfigDef> {
+    group_configs().iter().find(|d| d.name == name)
+}
 
 /// The broker config called `name`.
 pub fn broker_config(name: &str) -> Option<&'static ConfigDef> {

@@ -355,7 +355,10 @@ fn validate_assignments(
 }
 
 mod alter_configs;
-pub use alter_configs::{alter_topic_configs, AlterOp};
+pub use alter_configs::{
+    alter_broker_configs, alter_group_configs, alter_topic_configs, check_broker_name,
+    replace_configs, AlterOp, ConfigChange,
+};
 
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,7 @@ pub struct MetadataImage {
     topics: BTreeMap<String, TopicImage>,
     names_by_id: HashMap<Uuid, String>,
     broker_configs: BTreeMap<String, BTreeMap<String, String>>,
+    group_configs: BTreeMap<String, BTreeMap<String, String>>,
     /// Producer ids below this one have been handed out.
     pub next_producer_id: i64,
     /// Client quotas by entity.
@@ -64,6 +65,11 @@ impl MetadataImage {
     /// Dynamic config overrides stored for a broker ("" = cluster default).
     pub fn broker_configs(&self, broker: &str) -> Option<&BTreeMap<String, String>> {
         self.broker_configs.get(broker)
+    }
+
+    /// Config overrides stored for a group.
+    pub fn group_configs(&self, group: &str) -> Option<&BTreeMap<String, String>> {
+        self.group_configs.get(group)
     }
 
     /// Applies one record. Records come from the metadata log, which only
@@ -129,6 +135,9 @@ impl MetadataImage {
                         .broker_configs
                         .entry(resource_name.clone())
                         .or_default(),
+                    ConfigResource::Group => {
+                        self.group_configs.entry(resource_name.clone()).or_default()
+                    }
                 };
                 match value {
                     Some(v) => map.insert(name.clone(), v.clone()),

@@ -17,6 +17,8 @@ use crate::MetadataError;
 pub enum ConfigResource {
     Topic,
     Broker,
+    /// A consumer or share group's overrides (KIP-848 group configs).
+    Group,
 }
 
 /// One change to the cluster metadata image.
@@ -38,7 +40,8 @@ pub enum MetadataRecord {
     /// A topic and all its partitions are gone.
     RemoveTopic { topic_id: Uuid },
     /// A config key set (`value: Some`) or removed (`value: None`) on a resource.
-    /// `resource_name` is the topic name, or the broker id ("" = cluster default).
+    /// `resource_name` is the topic name, the broker id ("" = cluster
+    /// default) or the group id.
     Config {
         resource: ConfigResource,
         resource_name: String,

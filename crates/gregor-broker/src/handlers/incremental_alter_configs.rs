@@ -1,10 +1,11 @@
-//! IncrementalAlterConfigs for topics: SET, DELETE, APPEND and SUBTRACT,
-//! made durable as config records and applied to the live logs.
+//! IncrementalAlterConfigs for topics and brokers: SET, DELETE, APPEND and
+//! SUBTRACT, made durable as config records and applied to the live logs
+//! (broker keys that supply topic defaults reconfigure every partition).
 
 use std::sync::Arc;
 
-use gregor_metadata::controller::{self, AlterOp};
-use gregor_metadata::ApiError;
+use gregor_metadata::controller::{self, AlterOp, ConfigChange};
+use gregor_metadata::{ApiError, MetadataImage, MetadataRecord};
 use gregor_protocol::kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
 use gregor_protocol::kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use gregor_protocol::kafka_protocol::messages::{
@@ -13,7 +14,9 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::info;
 
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
+use super::describe_configs::{
+    RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_GROUP, RESOURCE_TOPIC,
+};
 use super::{text, ApiSupport};
 use crate::broker::Broker;
 
@@ -43,24 +46,7 @@ pub async fn handle(
 }
 
 fn alter(broker: &Broker, r: &AlterConfigsResource, validate_only: bool) -> Result<(), ApiError> {
-    match r.resource_type {
-        RESOURCE_TOPIC => {}
-        // Broker configs come from server.properties for now; changing them
-        // at run time (dynamic broker configs) is not built yet.
-        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => {
-            return Err(ApiError::new(
-                ResponseError::InvalidRequest,
-                "Dynamic broker configs are not supported by this broker yet; set them in server.properties",
-            ))
-        }
-        other => {
-            return Err(ApiError::new(
-                ResponseError::InvalidRequest,
-                format!("Unsupported resource type {other}"),
-            ))
-        }
-    }
-    let mut changes = Vec::with_capacity(r.configs.len());
+    let mut changes: Vec<ConfigChange> = Vec::with_capacity(r.configs.len());
     for c in &r.configs {
         let op = AlterOp::from_code(c.config_operation).ok_or_else(|| {
             ApiError::new(
@@ -74,19 +60,46 @@ fn alter(broker: &Broker, r: &AlterConfigsResource, validate_only: bool) -> Resu
             c.value.as_ref().map(|v| v.to_string()),
         ));
     }
-    let topic = r.resource_name.as_str();
+    let name = r.resource_name.as_str();
+    match r.resource_type {
+        RESOURCE_TOPIC => commit_configs(broker, validate_only, name, |image| {
+            controller::alter_topic_configs(image, name, &changes)
+        }),
+        RESOURCE_BROKER => commit_configs(broker, validate_only, name, |image| {
+            controller::alter_broker_configs(image, name, &changes)
+        }),
+        RESOURCE_GROUP => commit_configs(broker, validate_only, name, |image| {
+            controller::alter_group_configs(image, name, &changes)
+        }),
+        RESOURCE_BROKER_LOGGER => Err(ApiError::new(
+            ResponseError::InvalidRequest,
+            "Broker logger levels cannot be changed at run time by this broker",
+        )),
+        other => Err(ApiError::new(
+            ResponseError::InvalidRequest,
+            format!("Unsupported resource type {other}"),
+        )),
+    }
+}
+
+/// Runs a config decision: only against the current image when
+/// `validate_only`, else through the metadata log, which applies the
+/// records and reconfigures the hosted partitions.
+pub(super) fn commit_configs(
+    broker: &Broker,
+    validate_only: bool,
+    resource: &str,
+    decide: impl FnOnce(&MetadataImage) -> Result<Vec<MetadataRecord>, ApiError>,
+) -> Result<(), ApiError> {
     if validate_only {
-        return controller::alter_topic_configs(&broker.metadata.image(), topic, &changes)
-            .map(|_| ());
+        return decide(&broker.metadata.image()).map(|_| ());
     }
     let result = tokio::task::block_in_place(|| {
-        broker.commit_metadata(|image| {
-            controller::alter_topic_configs(image, topic, &changes).map(|records| (records, ()))
-        })
+        broker.commit_metadata(|image| decide(image).map(|records| (records, ())))
     });
     match result {
-        Ok(Ok(())) => {
-            info!(topic, changes = changes.len(), "altered topic configs");
+        Ok(Ok(_)) => {
+            info!(resource, "altered configs");
             Ok(())
         }
         Ok(Err(e)) => Err(e),
@@ -96,3 +109,7 @@ fn alter(broker: &Broker, r: &AlterConfigsResource, validate_only: bool) -> Resu
         )),
     }
 }
+
+#[cfg(test)]
+#[path = "alter_configs_tests.rs"]
+mod tests;

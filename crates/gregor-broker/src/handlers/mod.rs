@@ -10,6 +10,7 @@ use gregor_protocol::kafka_protocol::messages::{ApiKey, RequestKind, ResponseKin
 use crate::broker::Broker;
 
 pub mod alter_client_quotas;
+pub mod alter_configs;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
@@ -77,6 +78,7 @@ pub const SUPPORTED: &[ApiSupport] = &[
     create_partitions::SUPPORT,
     describe_cluster::SUPPORT,
     incremental_alter_configs::SUPPORT,
+    alter_configs::SUPPORT,
     find_coordinator::SUPPORT,
     offset_commit::SUPPORT,
     offset_fetch::SUPPORT,
@@ -149,6 +151,7 @@ pub async fn dispatch(
         RequestKind::IncrementalAlterConfigs(r) => {
             incremental_alter_configs::handle(broker, r, v).await.into()
         }
+        RequestKind::AlterConfigs(r) => alter_configs::handle(broker, r, v).await.into(),
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, ctx, r).into(),
         RequestKind::OffsetCommit(r) => offset_commit::handle(broker, r, v).into(),
         RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, r, v).into(),

@@ -378,6 +378,24 @@ pub(super) static BROKER_CONFIGS: &[ConfigDef] = config_table! {
         "JAAS login configuration for SASL connections.";
     "sasl.kerberos.service.name": String = null, None, PerBroker,
         "Kerberos principal name the broker runs as.";
+    "sasl.kerberos.kinit.cmd": String = "/usr/bin/kinit", None, PerBroker,
+        "Path of the Kerberos kinit command.";
+    "sasl.kerberos.min.time.before.relogin": Long = "60000", None, PerBroker,
+        "Shortest time between two Kerberos login refreshes, in milliseconds.";
+    "sasl.kerberos.ticket.renew.jitter": Double = "0.05", None, PerBroker,
+        "Random share of the ticket lifetime added to the Kerberos renewal time.";
+    "sasl.kerberos.ticket.renew.window.factor": Double = "0.8", None, PerBroker,
+        "Share of the Kerberos ticket lifetime after which the login thread renews it.";
+    "sasl.kerberos.principal.to.local.rules": List = "DEFAULT", None, PerBroker,
+        "Rules mapping Kerberos principal names to short names.";
+    "sasl.login.refresh.window.factor": Double = "0.8", Between(0, 1), PerBroker,
+        "Share of an OAUTHBEARER token's lifetime after which it is refreshed.";
+    "sasl.login.refresh.window.jitter": Double = "0.05", Between(0, 1), PerBroker,
+        "Random share of an OAUTHBEARER token's lifetime added to its refresh time.";
+    "sasl.login.refresh.min.period.seconds": Short = "60", Between(0, 900), PerBroker,
+        "Shortest time between two OAUTHBEARER token refreshes, in seconds.";
+    "sasl.login.refresh.buffer.seconds": Short = "300", Between(0, 3600), PerBroker,
+        "Time kept before an OAUTHBEARER token expires when refreshing it, in seconds.";
     "sasl.server.max.receive.size": Int = "524288", None, ReadOnly,
         "Largest SASL message accepted before authentication completes.";
     "ssl.client.auth": String = "none", OneOf(&["required", "requested", "none"]), PerBroker,

@@ -1,11 +1,17 @@
-//! IncrementalAlterConfigs decisions for topics: SET, DELETE, APPEND, SUBTRACT.
+//! Config change decisions for topics and brokers: IncrementalAlterConfigs
+//! (SET, DELETE, APPEND, SUBTRACT) and the legacy AlterConfigs, which
+//! replaces a resource's whole set of overrides.
+//!
+//! Broker resources are dynamic broker configs: `resource_name` is a broker
+//! id (that broker only) or `""` (the cluster-wide default). Only keys Kafka
+//! can change at run time are accepted, with Kafka's wording for the rest.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use gregor_protocol::kafka_protocol::ResponseError;
 
 use super::ApiError;
-use crate::configs::{self, ConfigType};
+use crate::configs::{self, ConfigDef, ConfigType, DynamicScope};
 use crate::image::MetadataImage;
 use crate::records::{ConfigResource, MetadataRecord};
 
@@ -31,83 +37,296 @@ impl AlterOp {
     }
 }
 
+/// One requested change: key, operation, value (absent for DELETE).
+pub type ConfigChange = (String, AlterOp, Option<String>);
+
 /// Decides a topic's IncrementalAlterConfigs entry: the config records that
 /// bring its overrides to the requested state.
 pub fn alter_topic_configs(
     image: &MetadataImage,
     topic: &str,
-    changes: &[(String, AlterOp, Option<String>)],
+    changes: &[ConfigChange],
 ) -> Result<Vec<MetadataRecord>, ApiError> {
-    let invalid = |m: String| Err(ApiError::new(ResponseError::InvalidConfig, m));
-    let t = image.topic(topic).ok_or_else(|| {
+    let current = topic_overrides(image, topic)?;
+    check_duplicates(changes.iter().map(|c| c.0.as_str()))?;
+    let mut records = Vec::with_capacity(changes.len());
+    for (key, op, value) in changes {
+        let def = topic_def(key)?;
+        let new_value = apply_op(def, current.get(key.as_str()), *op, value.as_deref())?;
+        records.push(config_record(ConfigResource::Topic, topic, key, new_value));
+    }
+    Ok(records)
+}
+
+/// Decides a dynamic broker config IncrementalAlterConfigs entry for broker
+/// `resource_name` (a broker id, or `""` for the cluster default).
+pub fn alter_broker_configs(
+    image: &MetadataImage,
+    resource_name: &str,
+    changes: &[ConfigChange],
+) -> Result<Vec<MetadataRecord>, ApiError> {
+    check_broker_name(resource_name)?;
+    check_duplicates(changes.iter().map(|c| c.0.as_str()))?;
+    let empty = BTreeMap::new();
+    let current = image.broker_configs(resource_name).unwrap_or(&empty);
+    let defs = broker_defs(resource_name, changes.iter().map(|c| c.0.as_str()))?;
+    let mut records = Vec::with_capacity(changes.len());
+    for ((key, op, value), def) in changes.iter().zip(defs) {
+        let new_value = apply_op(def, current.get(key.as_str()), *op, value.as_deref())?;
+        records.push(config_record(
+            ConfigResource::Broker,
+            resource_name,
+            key,
+            new_value,
+        ));
+    }
+    Ok(records)
+}
+
+/// Decides an IncrementalAlterConfigs entry for group `group`'s configs.
+/// Groups need not exist yet, as in Kafka: the overrides wait for them.
+pub fn alter_group_configs(
+    image: &MetadataImage,
+    group: &str,
+    changes: &[ConfigChange],
+) -> Result<Vec<MetadataRecord>, ApiError> {
+    if group.is_empty() {
+        return Err(ApiError::new(
+            ResponseError::InvalidRequest,
+            "Group name must not be empty",
+        ));
+    }
+    check_duplicates(changes.iter().map(|c| c.0.as_str()))?;
+    let empty = BTreeMap::new();
+    let current = image.group_configs(group).unwrap_or(&empty);
+    let mut records = Vec::with_capacity(changes.len());
+    for (key, op, value) in changes {
+        let def = configs::group_config(key)
+            .ok_or_else(|| invalid_config(format!("Unknown group config name: {key}")))?;
+        let new_value = apply_op(def, current.get(key.as_str()), *op, value.as_deref())?;
+        records.push(config_record(ConfigResource::Group, group, key, new_value));
+    }
+    Ok(records)
+}
+
+/// Decides a legacy AlterConfigs entry: the resource's overrides become
+/// exactly `configs`; every override not listed is removed, as in Kafka.
+pub fn replace_configs(
+    image: &MetadataImage,
+    resource: ConfigResource,
+    resource_name: &str,
+    configs_in: &[(String, Option<String>)],
+) -> Result<Vec<MetadataRecord>, ApiError> {
+    check_duplicates(configs_in.iter().map(|c| c.0.as_str()))?;
+    let null: Vec<&str> = configs_in
+        .iter()
+        .filter(|c| c.1.is_none())
+        .map(|c| c.0.as_str())
+        .collect();
+    if !null.is_empty() {
+        return Err(ApiError::new(
+            ResponseError::InvalidRequest,
+            format!("Null value not supported for : {}", null.join(", ")),
+        ));
+    }
+    let empty = BTreeMap::new();
+    let (current, defs) = match resource {
+        ConfigResource::Topic => {
+            let current = topic_overrides(image, resource_name)?;
+            let defs = configs_in
+                .iter()
+                .map(|c| topic_def(&c.0))
+                .collect::<Result<Vec<_>, _>>()?;
+            (current, defs)
+        }
+        ConfigResource::Group => {
+            return Err(ApiError::new(
+                ResponseError::InvalidRequest,
+                "AlterConfigs does not support GROUP resources; use IncrementalAlterConfigs",
+            ))
+        }
+        ConfigResource::Broker => {
+            check_broker_name(resource_name)?;
+            let current = image.broker_configs(resource_name).unwrap_or(&empty);
+            let defs = broker_defs(resource_name, configs_in.iter().map(|c| c.0.as_str()))?;
+            (current, defs)
+        }
+    };
+    let mut records = Vec::new();
+    for ((key, value), def) in configs_in.iter().zip(defs) {
+        let value = value.as_deref().unwrap_or_default();
+        check_value(def, value)?;
+        records.push(config_record(
+            resource,
+            resource_name,
+            key,
+            Some(value.to_string()),
+        ));
+    }
+    for key in current.keys() {
+        if !configs_in.iter().any(|c| &c.0 == key) {
+            records.push(config_record(resource, resource_name, key, None));
+        }
+    }
+    Ok(records)
+}
+
+/// The value a key has after `op`, validated; `None` removes the override.
+fn apply_op(
+    def: &ConfigDef,
+    current: Option<&String>,
+    op: AlterOp,
+    value: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let key = def.name;
+    let new_value = match (op, value) {
+        (AlterOp::Delete, _) => return Ok(None),
+        (_, None) => {
+            return Err(ApiError::new(
+                ResponseError::InvalidRequest,
+                format!("Null value not supported for : {key}"),
+            ))
+        }
+        (AlterOp::Set, Some(v)) => v.to_string(),
+        (AlterOp::Append | AlterOp::Subtract, Some(_)) if def.ty != ConfigType::List => {
+            let verb = if op == AlterOp::Append {
+                "append"
+            } else {
+                "subtract"
+            };
+            return Err(invalid_config(format!(
+                "Config value {verb} is not allowed for config key: {key}"
+            )));
+        }
+        (AlterOp::Append | AlterOp::Subtract, Some(v)) => {
+            // Kafka starts from the stored override if there is one, else the default.
+            let base = current.map(String::as_str).or(def.default).unwrap_or("");
+            let mut items = split_list(base);
+            let given = split_list(v);
+            if op == AlterOp::Append {
+                for g in given {
+                    if !items.contains(&g) {
+                        items.push(g);
+                    }
+                }
+            } else {
+                items.retain(|i| !given.contains(i));
+            }
+            items.join(",")
+        }
+    };
+    check_value(def, &new_value)?;
+    Ok(Some(new_value))
+}
+
+fn check_value(def: &ConfigDef, value: &str) -> Result<(), ApiError> {
+    configs::validate(def, value).map_err(|e| invalid_config(e.to_string()))
+}
+
+fn invalid_config(message: String) -> ApiError {
+    ApiError::new(ResponseError::InvalidConfig, message)
+}
+
+fn topic_overrides<'a>(
+    image: &'a MetadataImage,
+    topic: &str,
+) -> Result<&'a BTreeMap<String, String>, ApiError> {
+    image.topic(topic).map(|t| &t.configs).ok_or_else(|| {
         ApiError::new(
             ResponseError::UnknownTopicOrPartition,
             format!("Topic {topic} does not exist"),
         )
-    })?;
+    })
+}
+
+fn topic_def(key: &str) -> Result<&'static ConfigDef, ApiError> {
+    configs::topic_config(key)
+        .map(|t| &t.def)
+        .ok_or_else(|| invalid_config(format!("Unknown topic config name: {key}")))
+}
+
+fn check_duplicates<'a>(keys: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {
     let mut seen = BTreeSet::new();
-    if changes.iter().any(|(k, _, _)| !seen.insert(k.as_str())) {
-        return Err(ApiError::new(
+    for key in keys {
+        if !seen.insert(key) {
+            return Err(ApiError::new(
+                ResponseError::InvalidRequest,
+                "Error due to duplicate config keys",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A broker resource is named by a broker id, or `""` for the cluster default.
+pub fn check_broker_name(resource_name: &str) -> Result<(), ApiError> {
+    if resource_name.is_empty() || resource_name.parse::<i32>().is_ok() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ResponseError::InvalidRequest,
+        format!("Broker id must be an integer, but it is: {resource_name}"),
+    ))
+}
+
+/// The definitions of dynamic broker keys, refusing (as Kafka's
+/// `DynamicBrokerConfig.validateConfigs`) keys that cannot change at run
+/// time, and per-broker keys given for the cluster default.
+fn broker_defs<'a>(
+    resource_name: &str,
+    keys: impl Iterator<Item = &'a str> + Clone,
+) -> Result<Vec<&'static ConfigDef>, ApiError> {
+    let refuse = |what: &str, bad: Vec<&str>| {
+        ApiError::new(
             ResponseError::InvalidRequest,
-            "Error due to duplicate config keys",
+            format!(
+                "Invalid config value for resource ConfigResource(type=BROKER, name='{resource_name}'): {what}: Set({})",
+                bad.join(", ")
+            ),
+        )
+    };
+    let mut defs = Vec::new();
+    for key in keys.clone() {
+        // Gregor's table covers the broker keys it knows; Kafka would store
+        // an unknown key, but one nothing reads is almost always a typo.
+        let def = configs::broker_config(key)
+            .ok_or_else(|| invalid_config(format!("Unknown broker config name: {key}")))?;
+        defs.push(def);
+    }
+    let read_only: Vec<&str> = defs
+        .iter()
+        .filter(|d| d.dynamic == DynamicScope::ReadOnly)
+        .map(|d| d.name)
+        .collect();
+    if !read_only.is_empty() {
+        return Err(refuse("Cannot update these configs dynamically", read_only));
+    }
+    let per_broker: Vec<&str> = defs
+        .iter()
+        .filter(|d| d.dynamic == DynamicScope::PerBroker)
+        .map(|d| d.name)
+        .collect();
+    if resource_name.is_empty() && !per_broker.is_empty() {
+        return Err(refuse(
+            "Cannot update these configs at default cluster level, broker id must be specified",
+            per_broker,
         ));
     }
-    let mut records = Vec::new();
-    for (key, op, value) in changes {
-        let Some(def) = configs::topic_config(key) else {
-            return invalid(format!("Unknown topic config name: {key}"));
-        };
-        let is_list = def.def.ty == ConfigType::List;
-        let new_value = match op {
-            AlterOp::Delete => None,
-            AlterOp::Set => match value {
-                Some(v) => Some(v.clone()),
-                None => return invalid(format!("Null value not supported for : {key}")),
-            },
-            AlterOp::Append | AlterOp::Subtract if !is_list => {
-                let verb = if *op == AlterOp::Append {
-                    "append"
-                } else {
-                    "subtract"
-                };
-                return invalid(format!(
-                    "Config value {verb} is not allowed for config key: {key}"
-                ));
-            }
-            AlterOp::Append | AlterOp::Subtract => {
-                // Kafka starts from the override if there is one, else the default.
-                let current = t
-                    .configs
-                    .get(key.as_str())
-                    .map(String::as_str)
-                    .or(def.def.default)
-                    .unwrap_or("");
-                let mut items: Vec<String> = split_list(current);
-                let given = split_list(value.as_deref().unwrap_or(""));
-                if *op == AlterOp::Append {
-                    given.into_iter().for_each(|g| {
-                        if !items.contains(&g) {
-                            items.push(g);
-                        }
-                    });
-                } else {
-                    items.retain(|i| !given.contains(i));
-                }
-                Some(items.join(","))
-            }
-        };
-        if let Some(v) = &new_value {
-            configs::validate(&def.def, v)
-                .map_err(|e| ApiError::new(ResponseError::InvalidConfig, e.to_string()))?;
-        }
-        records.push(MetadataRecord::Config {
-            resource: ConfigResource::Topic,
-            resource_name: topic.to_string(),
-            name: key.clone(),
-            value: new_value,
-        });
+    Ok(defs)
+}
+
+fn config_record(
+    resource: ConfigResource,
+    resource_name: &str,
+    name: &str,
+    value: Option<String>,
+) -> MetadataRecord {
+    MetadataRecord::Config {
+        resource,
+        resource_name: resource_name.to_string(),
+        name: name.to_string(),
+        value,
     }
-    Ok(records)
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -118,107 +337,5 @@ fn split_list(s: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::controller::{create_topic, ClusterContext, NewTopic};
-
-    fn image_with(topic: &str) -> MetadataImage {
-        let mut image = MetadataImage::default();
-        let ctx = ClusterContext {
-            broker_ids: vec![1],
-            default_partitions: 1,
-            default_replication_factor: 1,
-        };
-        let req = NewTopic {
-            name: topic.into(),
-            num_partitions: 1,
-            replication_factor: 1,
-            ..Default::default()
-        };
-        create_topic(&image, &ctx, &req)
-            .unwrap()
-            .records
-            .iter()
-            .for_each(|r| image.apply(r));
-        image
-    }
-
-    fn apply(
-        image: &mut MetadataImage,
-        changes: &[(&str, AlterOp, Option<&str>)],
-    ) -> Result<(), ApiError> {
-        let changes: Vec<_> = changes
-            .iter()
-            .map(|(k, o, v)| (k.to_string(), *o, v.map(str::to_string)))
-            .collect();
-        alter_topic_configs(image, "t", &changes)?
-            .iter()
-            .for_each(|r| image.apply(r));
-        Ok(())
-    }
-
-    #[test]
-    fn set_append_subtract_delete() {
-        let mut image = image_with("t");
-        apply(
-            &mut image,
-            &[("cleanup.policy", AlterOp::Append, Some("compact"))],
-        )
-        .unwrap();
-        assert_eq!(
-            image.topic("t").unwrap().configs["cleanup.policy"],
-            "delete,compact"
-        );
-        apply(
-            &mut image,
-            &[("cleanup.policy", AlterOp::Subtract, Some("delete"))],
-        )
-        .unwrap();
-        assert_eq!(
-            image.topic("t").unwrap().configs["cleanup.policy"],
-            "compact"
-        );
-        apply(&mut image, &[("retention.ms", AlterOp::Set, Some("1000"))]).unwrap();
-        apply(&mut image, &[("retention.ms", AlterOp::Delete, None)]).unwrap();
-        assert!(!image
-            .topic("t")
-            .unwrap()
-            .configs
-            .contains_key("retention.ms"));
-    }
-
-    #[test]
-    fn refuses_bad_requests() {
-        let mut image = image_with("t");
-        let code = |r: Result<(), ApiError>| r.unwrap_err().code;
-        assert_eq!(
-            code(apply(&mut image, &[("nope", AlterOp::Set, Some("1"))])),
-            ResponseError::InvalidConfig
-        );
-        assert_eq!(
-            code(apply(
-                &mut image,
-                &[("retention.ms", AlterOp::Set, Some("x"))]
-            )),
-            ResponseError::InvalidConfig
-        );
-        assert_eq!(
-            code(apply(
-                &mut image,
-                &[("retention.ms", AlterOp::Append, Some("1"))]
-            )),
-            ResponseError::InvalidConfig
-        );
-        assert_eq!(
-            code(apply(
-                &mut image,
-                &[
-                    ("retention.ms", AlterOp::Set, Some("1")),
-                    ("retention.ms", AlterOp::Delete, None)
-                ]
-            )),
-            ResponseError::InvalidRequest
-        );
-        assert!(alter_topic_configs(&image, "missing", &[]).is_err());
-    }
-}
+#[path = "alter_configs_tests.rs"]
+mod tests;

@@ -1,4 +1,5 @@
-//! The operator CLI: `gregor topics | produce | consume | offsets | groups | perf`, for
+//! The operator CLI: `gregor topics | produce | consume | offsets | groups | perf |
+//! configs | delete-records`, for
 //! people who know Kafka's shell tools (kafka-topics.sh,
 //! kafka-console-producer.sh, kafka-console-consumer.sh,
 //! kafka-get-offsets.sh). Same flags where they make sense, same output
@@ -20,8 +21,10 @@
 
 mod client;
 mod config;
+mod configs;
 mod consume;
 mod dump_log;
+mod delete_records;
 mod errors;
 mod formatter;
 mod groups;
@@ -39,8 +42,10 @@ mod tests;
 
 use std::process::ExitCode;
 
+pub use configs::ConfigsCommand;
 pub use consume::ConsumeArgs;
 pub use dump_log::DumpLogArgs;
+pub use delete_records::DeleteRecordsArgs;
 pub use errors::CliError;
 pub use groups::GroupsCommand;
 pub use offsets::OffsetsArgs;
@@ -75,6 +80,11 @@ pub enum ClientCommand {
     Quotas(QuotasCommand),
     /// Print a segment's batches and records, or an index (like kafka-dump-log.sh).
     DumpLog(DumpLogArgs),
+    /// Describe and alter topic and broker configs (like kafka-configs.sh).
+    #[command(subcommand)]
+    Configs(ConfigsCommand),
+    /// Delete records below an offset (like kafka-delete-records.sh).
+    DeleteRecords(DeleteRecordsArgs),
 }
 
 /// Exit status after Ctrl-C, as a shell reports for SIGINT.
@@ -114,6 +124,10 @@ fn execute(cmd: ClientCommand) -> Result<ExitCode, CliError> {
         ClientCommand::Perf(cmd) => perf::run(cmd, &mut out)?,
         ClientCommand::Quotas(cmd) => quotas::run(cmd, &mut out)?,
         ClientCommand::DumpLog(args) => dump_log::run(args, &mut out)?,
+        ClientCommand::Configs(cmd) => configs::run(cmd, &mut out)?,
+        ClientCommand::DeleteRecords(args) => {
+            runtime.block_on(delete_records::run(args, &mut out))?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -169,8 +169,8 @@ fn describe(args: DescribeArgs, out: &mut impl Write) -> Result<(), CliError> {
     let request = DescribeClientQuotasRequest::default()
         .with_components(filter)
         .with_strict(!parts.is_empty());
-    let mut client = WireClient::connect(&args.conn)?;
-    let response = client.send(&request, QUOTAS_API_VERSION)?;
+    let mut client = WireClient::connect(&args.conn.bootstrap_server, args.conn.request_timeout())?;
+    let response = client.call(&request, QUOTAS_API_VERSION)?;
     if response.error_code != 0 {
         return Err(broker_error(
             response.error_code,
@@ -271,8 +271,8 @@ fn alter(args: AlterArgs, out: &mut impl Write) -> Result<(), CliError> {
             .with_entity(entity)
             .with_ops(ops)])
         .with_validate_only(args.validate_only);
-    let mut client = WireClient::connect(&args.conn)?;
-    let response = client.send(&request, QUOTAS_API_VERSION)?;
+    let mut client = WireClient::connect(&args.conn.bootstrap_server, args.conn.request_timeout())?;
+    let response = client.call(&request, QUOTAS_API_VERSION)?;
     for entry in &response.entries {
         if entry.error_code != 0 {
             return Err(broker_error(

@@ -1,124 +1,149 @@
-//! A minimal synchronous Kafka client for the requests librdkafka has no
-//! API for (DescribeClientQuotas, AlterClientQuotas): one TCP connection to
-//! the first bootstrap server that accepts, requests encoded and responses
-//! decoded by the `kafka-protocol` crate, every read and write bounded by
-//! the request timeout.
+//! A minimal blocking Kafka protocol client for the admin requests
+//! librdkafka cannot express: client quotas (no API at all), and configs of
+//! the cluster-wide default broker (its ConfigResource refuses the empty
+//! name that `kafka-configs.sh --entity-default` sends; its config entries
+//! do not carry the broker's error message either). One request at a time
+//! on one connection to the first bootstrap server that accepts one;
+//! requests encoded and responses decoded by `kafka-protocol`; PLAINTEXT only.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use bytes::{Buf, BufMut, BytesMut};
+use gregor_protocol::kafka_protocol::messages::{RequestHeader, ResponseHeader};
+use gregor_protocol::kafka_protocol::protocol::{
+    Decodable, Encodable, HeaderVersion, Request, StrBytes,
+};
+use rdkafka::error::RDKafkaErrorCode;
 
-use super::config::ConnectionArgs;
-use super::errors::CliError;
+use super::errors::{CliError, Subject};
 
-/// Largest response accepted, so a confused peer cannot make us allocate
-/// without bound.
-const RESPONSE_BYTES_MAX: usize = 100 * 1024 * 1024;
-const CLIENT_ID: &str = "gregor-cli";
+/// Largest response this client reads; config listings are a few hundred KiB.
+const RESPONSE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
+/// One connection to a broker. Lives on the command's thread.
 pub struct WireClient {
     stream: TcpStream,
     correlation_id: i32,
 }
 
 impl WireClient {
-    pub fn connect(conn: &ConnectionArgs) -> Result<WireClient, CliError> {
-        let timeout = conn.request_timeout();
-        let mut last_error = None;
-        for server in conn.bootstrap_server.split(',').map(str::trim) {
+    /// Connects to the first of the comma-separated bootstrap servers that answers.
+    pub fn connect(bootstrap: &str, timeout: Duration) -> Result<WireClient, CliError> {
+        let mut last = None;
+        for server in bootstrap
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let addrs = match server.to_socket_addrs() {
                 Ok(a) => a,
                 Err(e) => {
-                    last_error = Some(format!("{server}: {e}"));
+                    last = Some(format!("{server}: {e}"));
                     continue;
                 }
             };
             for addr in addrs {
                 match TcpStream::connect_timeout(&addr, timeout) {
                     Ok(stream) => {
-                        let io = |e| CliError::io("could not configure the connection", e);
-                        stream.set_read_timeout(Some(timeout)).map_err(io)?;
-                        stream.set_write_timeout(Some(timeout)).map_err(io)?;
+                        stream
+                            .set_read_timeout(Some(timeout))
+                            .and_then(|_| stream.set_write_timeout(Some(timeout)))
+                            .map_err(|e| CliError::io("could not configure the socket", e))?;
                         return Ok(WireClient {
                             stream,
                             correlation_id: 0,
                         });
                     }
-                    Err(e) => last_error = Some(format!("connect to {addr} failed: {e}")),
+                    Err(e) => last = Some(format!("connect to {addr} failed: {e}")),
                 }
             }
         }
         Err(CliError::Unreachable {
-            bootstrap: conn.bootstrap_server.clone(),
+            bootstrap: bootstrap.to_string(),
             timeout,
-            detail: last_error,
+            detail: last,
         })
     }
 
-    /// Sends `request` at `version` and waits for its response.
-    pub fn send<R>(&mut self, request: &R, version: i16) -> Result<R::Response, CliError>
-    where
-        R: Request + Encodable,
-        R::Response: Decodable,
-    {
-        let api_key = ApiKey::try_from(R::KEY)
-            .map_err(|_| CliError::Client(format!("unknown api key {}", R::KEY)))?;
+    /// Sends `req` at `version` and waits for its response.
+    pub fn call<R: Request>(&mut self, req: &R, version: i16) -> Result<R::Response, CliError> {
         self.correlation_id += 1;
         let header = RequestHeader::default()
             .with_request_api_key(R::KEY)
             .with_request_api_version(version)
             .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str(CLIENT_ID)));
-        let encode =
-            |e: anyhow::Error| CliError::Client(format!("could not encode the request: {e}"));
+            .with_client_id(Some(StrBytes::from_static_str("gregor-cli")));
         let mut body = BytesMut::new();
-        header
-            .encode(&mut body, api_key.request_header_version(version))
-            .map_err(encode)?;
-        request.encode(&mut body, version).map_err(encode)?;
-        let mut frame = BytesMut::with_capacity(4 + body.len());
+        let encoded = header
+            .encode(&mut body, R::header_version(version))
+            .and_then(|_| req.encode(&mut body, version));
+        encoded.map_err(|e| CliError::Client(format!("could not encode the request: {e}")))?;
+        let mut frame = BytesMut::with_capacity(body.len() + 4);
         frame.put_i32(body.len() as i32);
         frame.extend_from_slice(&body);
         let io = |e| CliError::io("the connection to the broker failed", e);
         self.stream.write_all(&frame).map_err(io)?;
         let mut len = [0u8; 4];
         self.stream.read_exact(&mut len).map_err(io)?;
-        let len = usize::try_from(i32::from_be_bytes(len)).unwrap_or(usize::MAX);
-        if len > RESPONSE_BYTES_MAX {
-            return Err(CliError::Client(format!(
-                "the broker sent a {len}-byte response"
-            )));
-        }
-        let mut payload = vec![0u8; len];
-        self.stream.read_exact(&mut payload).map_err(io)?;
-        let mut buf = Bytes::from(payload);
-        let decode =
+        let len = i32::from_be_bytes(len);
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|l| *l <= RESPONSE_BYTES_MAX)
+            .ok_or_else(|| CliError::Client(format!("the broker sent a frame of {len} bytes")))?;
+        let mut buf = vec![0u8; len];
+        self.stream.read_exact(&mut buf).map_err(io)?;
+        let mut buf = bytes::Bytes::from(buf);
+        let bad =
             |e: anyhow::Error| CliError::Client(format!("could not decode the response: {e}"));
-        let header = ResponseHeader::decode(&mut buf, api_key.response_header_version(version))
-            .map_err(decode)?;
+        let header =
+            ResponseHeader::decode(&mut buf, R::Response::header_version(version)).map_err(bad)?;
         if header.correlation_id != self.correlation_id {
             return Err(CliError::Client(format!(
-                "response correlation id {} does not match request {}",
+                "response for request {} arrived while waiting for {}",
                 header.correlation_id, self.correlation_id
             )));
         }
-        let response = R::Response::decode(&mut buf, version).map_err(decode)?;
+        let resp = R::Response::decode(&mut buf, version).map_err(bad)?;
         if buf.has_remaining() {
             return Err(CliError::Client(format!(
                 "{} bytes left over after the response",
                 buf.remaining()
             )));
         }
-        Ok(response)
+        Ok(resp)
+    }
+}
+
+/// Error codes the admin requests of this client can return.
+const KNOWN_CODES: &[RDKafkaErrorCode] = &[
+    RDKafkaErrorCode::Unknown,
+    RDKafkaErrorCode::UnknownTopicOrPartition,
+    RDKafkaErrorCode::InvalidConfig,
+    RDKafkaErrorCode::InvalidRequest,
+    RDKafkaErrorCode::PolicyViolation,
+    RDKafkaErrorCode::TopicAuthorizationFailed,
+    RDKafkaErrorCode::ClusterAuthorizationFailed,
+    RDKafkaErrorCode::UnsupportedVersion,
+    RDKafkaErrorCode::InvalidTopic,
+    RDKafkaErrorCode::NotController,
+];
+
+/// The CLI error for a response's error code and message.
+pub fn response_error(code: i16, message: Option<&str>, subject: Subject<'_>) -> CliError {
+    match KNOWN_CODES.iter().find(|c| **c as i32 == i32::from(code)) {
+        Some(c) => CliError::broker_with_message(*c, subject, message.unwrap_or("")),
+        None => CliError::Client(format!(
+            "the broker answered with error code {code}: {}",
+            message.unwrap_or("")
+        )),
     }
 }
 
 /// Kafka's name for an error code (`INVALID_REQUEST`), for messages.
 pub fn error_name(code: i16) -> String {
-    let Some(error) = kafka_protocol::ResponseError::try_from_code(code) else {
+    let Some(error) = gregor_protocol::kafka_protocol::ResponseError::try_from_code(code) else {
         return format!("error code {code}");
     };
     // The enum's variant names are Kafka's names in CamelCase.
