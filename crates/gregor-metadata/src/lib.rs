@@ -4,10 +4,13 @@
 //! records. Sans-I/O: records in, image out. Persisting records is the
 //! broker's job.
 
+pub mod acl;
+pub mod authorizer;
 pub mod configs;
 pub mod controller;
 pub mod image;
 pub mod records;
+pub mod scram;
 
 pub use controller::{ApiError, ClusterContext, NewTopic};
 pub use image::{MetadataImage, PartitionImage, TopicImage};
