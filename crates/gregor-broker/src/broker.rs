@@ -16,6 +16,7 @@ use gregor_protocol::batch::split_batches;
 use gregor_protocol::kafka_protocol::records::RecordBatchDecoder;
 use tracing::{info, warn};
 
+use crate::authorizer::Authorizer;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::fetch_session::FetchSessionCache;
@@ -43,6 +44,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// JoinGroup/SyncGroup requests parked in the group coordinator.
     pub group_waiters: GroupWaiters,
+    /// `authorizer.class.name` and its settings; ACLs live in the image.
+    pub authorizer: Authorizer,
     /// The current block of producer ids: [next, end).
     producer_ids: Mutex<(i64, i64)>,
     log_dir: PathBuf,
@@ -52,6 +55,7 @@ impl Broker {
     /// Opens the log directory, replays metadata and opens partition logs.
     pub fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         let config = Arc::new(config);
+        let authorizer = Authorizer::from_config(&config)?;
         let log_dir = config.log_dirs.first().cloned().ok_or_else(|| {
             BrokerError::Config("log.dirs must name at least one directory".into())
         })?;
@@ -69,6 +73,7 @@ impl Broker {
             fetch_sessions: FetchSessionCache::new(crate::fetch_session::FETCH_SESSION_SLOTS_MAX),
             groups,
             group_waiters: GroupWaiters::default(),
+            authorizer,
             config,
             cluster_id,
             metadata,

@@ -9,18 +9,24 @@ use gregor_protocol::kafka_protocol::messages::{ApiKey, RequestKind, ResponseKin
 
 use crate::broker::Broker;
 
+mod acl_common;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_user_scram_credentials;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -88,6 +94,11 @@ pub const SUPPORTED: &[ApiSupport] = &[
     consumer_group_describe::SUPPORT,
     delete_groups::SUPPORT,
     offset_delete::SUPPORT,
+    create_acls::SUPPORT,
+    describe_acls::SUPPORT,
+    delete_acls::SUPPORT,
+    describe_user_scram_credentials::SUPPORT,
+    alter_user_scram_credentials::SUPPORT,
 ];
 
 pub fn support(key: ApiKey) -> Option<ApiSupport> {
@@ -123,12 +134,12 @@ pub async fn dispatch(
         RequestKind::ApiVersions(r) => api_versions::handle(r, v).into(),
         RequestKind::Metadata(r) => metadata::handle(broker, ctx, r).await.into(),
         RequestKind::Produce(r) => {
-            return produce::handle(broker, r, v)
+            return produce::handle(broker, ctx, r)
                 .await
                 .map(|r| Reply::Body(r.into()))
         }
-        RequestKind::Fetch(r) => return Some(Reply::Fetch(fetch::handle(broker, r, v).await)),
-        RequestKind::ListOffsets(r) => list_offsets::handle(broker, r, v).into(),
+        RequestKind::Fetch(r) => return Some(Reply::Fetch(fetch::handle(broker, ctx, r).await)),
+        RequestKind::ListOffsets(r) => list_offsets::handle(broker, ctx, r).into(),
         RequestKind::CreateTopics(r) => create_topics::handle(broker, r, v).await.into(),
         RequestKind::DeleteTopics(r) => delete_topics::handle(broker, r, v).await.into(),
         RequestKind::CreatePartitions(r) => create_partitions::handle(broker, r, v).await.into(),
@@ -157,6 +168,15 @@ pub async fn dispatch(
         }
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, r, v).into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),
+        RequestKind::CreateAcls(r) => create_acls::handle(broker, ctx, r).into(),
+        RequestKind::DescribeAcls(r) => describe_acls::handle(broker, ctx, r).into(),
+        RequestKind::DeleteAcls(r) => delete_acls::handle(broker, ctx, r).into(),
+        RequestKind::DescribeUserScramCredentials(r) => {
+            describe_user_scram_credentials::handle(broker, ctx, r).into()
+        }
+        RequestKind::AlterUserScramCredentials(r) => {
+            alter_user_scram_credentials::handle(broker, ctx, r).into()
+        }
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     }))
