@@ -161,7 +161,7 @@ mod tests {
             Read,
             AclPermission::Allow,
         );
-        assert!(!can(&open, &[bob.clone()], Read, "t"));
+        assert!(!can(&open, std::slice::from_ref(&bob), Read, "t"));
         // ... but not other resources.
         assert!(can(&open, &[bob], Read, "u"));
     }

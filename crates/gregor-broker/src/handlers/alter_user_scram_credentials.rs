@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gregor_metadata::acl::AclOperation;
-use gregor_metadata::controller::scram::{self, ScramAlteration, ScramUpsert};
+use gregor_metadata::controller::scram::{self, ScramAlteration, ScramUpsert, UserResult};
 use gregor_metadata::ApiError;
 use gregor_protocol::kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult;
 use gregor_protocol::kafka_protocol::messages::{
@@ -51,8 +51,6 @@ pub fn handle(
     AlterUserScramCredentialsResponse::default()
         .with_results(results.into_iter().map(result_entry).collect())
 }
-
-type UserResult = (String, Result<(), ApiError>);
 
 fn alter(broker: &Broker, alterations: &[ScramAlteration]) -> Vec<UserResult> {
     let committed = tokio::task::block_in_place(|| {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use gregor_coordinator::classic::{ClientInfo, Waiter};
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::{ApiKey, JoinGroupRequest, JoinGroupResponse};
 use gregor_protocol::kafka_protocol::ResponseError;
 use uuid::Uuid;
@@ -25,6 +26,14 @@ pub async fn handle(
     req: JoinGroupRequest,
 ) -> JoinGroupResponse {
     let version = ctx.api_version;
+    if !broker.authorize(
+        ctx,
+        AclOperation::Read,
+        ResourceType::Group,
+        req.group_id.as_str(),
+    ) {
+        return failed(ResponseError::GroupAuthorizationFailed, &req, version);
+    }
     let (id, answer) = broker.group_waiters.park_join();
     let waiter = Waiter {
         id,
@@ -208,7 +217,7 @@ mod tests {
             let req = DescribeGroupsRequest::default()
                 .with_groups(vec![GroupId(s(&group)), GroupId(s("missing"))])
                 .with_include_authorized_operations(v >= 3);
-            let r = describe_groups::handle(&broker, req, v);
+            let r = describe_groups::handle(&broker, &ctx(v), req);
             encodes(&r, v);
             let g = &r.groups[0];
             assert_eq!(

@@ -140,8 +140,8 @@ pub async fn dispatch(
         }
         RequestKind::Fetch(r) => return Some(Reply::Fetch(fetch::handle(broker, ctx, r).await)),
         RequestKind::ListOffsets(r) => list_offsets::handle(broker, ctx, r).into(),
-        RequestKind::CreateTopics(r) => create_topics::handle(broker, r, v).await.into(),
-        RequestKind::DeleteTopics(r) => delete_topics::handle(broker, r, v).await.into(),
+        RequestKind::CreateTopics(r) => create_topics::handle(broker, ctx, r).await.into(),
+        RequestKind::DeleteTopics(r) => delete_topics::handle(broker, ctx, r).await.into(),
         RequestKind::CreatePartitions(r) => create_partitions::handle(broker, r, v).await.into(),
         RequestKind::DeleteRecords(r) => delete_records::handle(broker, r, v).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(broker, r, v).into(),
@@ -152,19 +152,19 @@ pub async fn dispatch(
             incremental_alter_configs::handle(broker, r, v).await.into()
         }
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, ctx, r).into(),
-        RequestKind::OffsetCommit(r) => offset_commit::handle(broker, r, v).into(),
+        RequestKind::OffsetCommit(r) => offset_commit::handle(broker, ctx, r).into(),
         RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, r, v).into(),
         RequestKind::JoinGroup(r) => join_group::handle(broker, ctx, r).await.into(),
         RequestKind::SyncGroup(r) => sync_group::handle(broker, r, v).await.into(),
         RequestKind::Heartbeat(r) => heartbeat::handle(broker, r, v).into(),
         RequestKind::LeaveGroup(r) => leave_group::handle(broker, r, v).into(),
-        RequestKind::DescribeGroups(r) => describe_groups::handle(broker, r, v).into(),
+        RequestKind::DescribeGroups(r) => describe_groups::handle(broker, ctx, r).into(),
         RequestKind::ListGroups(r) => list_groups::handle(broker, r, v).into(),
         RequestKind::ConsumerGroupHeartbeat(r) => {
             consumer_group_heartbeat::handle(broker, ctx, r).into()
         }
         RequestKind::ConsumerGroupDescribe(r) => {
-            consumer_group_describe::handle(broker, r, v).into()
+            consumer_group_describe::handle(broker, ctx, r).into()
         }
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, r, v).into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gregor_log::AppendError;
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -17,7 +18,7 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::warn;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::{Broker, GroupOpError};
 use crate::partition::PartitionError;
 use crate::time::now_ms;
@@ -29,10 +30,26 @@ type Codes = HashMap<(String, i32), i16>;
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: OffsetCommitRequest,
-    version: i16,
 ) -> OffsetCommitResponse {
-    let (known, mut codes) = split_unknown(broker, &req);
+    let version = ctx.api_version;
+    if !broker.authorize(ctx, AclOperation::Read, ResourceType::Group, &req.group_id) {
+        let denied = ResponseError::GroupAuthorizationFailed.code();
+        let codes = req
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| ((t.name.to_string(), p.partition_index), denied))
+            })
+            .collect();
+        return response(&req, &codes);
+    }
+    let readable =
+        |topic: &str| broker.authorize(ctx, AclOperation::Read, ResourceType::Topic, topic);
+    let (known, mut codes) = split_unknown(broker, &req, readable);
     if !known.topics.is_empty() {
         let group_id = known.group_id.to_string();
         let result = tokio::task::block_in_place(|| {
@@ -61,14 +78,28 @@ pub fn handle(
     response(&req, &codes)
 }
 
-/// The request without partitions of unknown topics, and those partitions'
-/// UNKNOWN_TOPIC_OR_PARTITION answers.
-fn split_unknown(broker: &Broker, req: &OffsetCommitRequest) -> (OffsetCommitRequest, Codes) {
+/// The request without partitions of unknown or unreadable topics, and
+/// those partitions' UNKNOWN_TOPIC_OR_PARTITION / TOPIC_AUTHORIZATION_FAILED
+/// answers.
+fn split_unknown(
+    broker: &Broker,
+    req: &OffsetCommitRequest,
+    readable: impl Fn(&str) -> bool,
+) -> (OffsetCommitRequest, Codes) {
     let image = broker.metadata.image();
     let mut codes = Codes::new();
     let mut known = req.clone();
     known.topics.clear();
     for topic in &req.topics {
+        if !readable(&topic.name) {
+            for p in &topic.partitions {
+                codes.insert(
+                    (topic.name.to_string(), p.partition_index),
+                    ResponseError::TopicAuthorizationFailed.code(),
+                );
+            }
+            continue;
+        }
         let exists = |p: i32| {
             image
                 .topic(&topic.name)
@@ -195,10 +226,10 @@ mod tests {
             dir.path(),
             &["offsets.topic.num.partitions=3", "num.partitions=2"],
         );
-        let before = handle(&broker, commit("g", &[]), 8);
+        let before = handle(&broker, &ctx(8), commit("g", &[]));
         assert!(before.topics.is_empty());
         metadata::auto_create_topic(&broker, "t").expect("topic t");
-        let early = handle(&broker, commit("g", &[("t", 0, 1)]), 8);
+        let early = handle(&broker, &ctx(8), commit("g", &[("t", 0, 1)]));
         assert_eq!(
             codes(&early),
             vec![("t".into(), 0, ResponseError::NotCoordinator.code())],
@@ -259,7 +290,7 @@ mod tests {
             "g",
             &[("t", 0, 5), ("t", 1, 6), ("t", 9, 1), ("nope", 0, 1)],
         );
-        let resp = handle(&broker, req.clone(), 8);
+        let resp = handle(&broker, &ctx(8), req.clone());
         let unknown = ResponseError::UnknownTopicOrPartition.code();
         assert_eq!(
             codes(&resp),
@@ -274,7 +305,7 @@ mod tests {
             encodes(&resp, v);
         }
         let member = req.clone().with_generation_id_or_member_epoch(3);
-        let refused = handle(&broker, member, 9);
+        let refused = handle(&broker, &ctx(9), member);
         assert_eq!(codes(&refused)[0].2, ResponseError::UnknownMemberId.code());
 
         // Two groups in one v8 request: one with every offset, one with none.

@@ -99,7 +99,7 @@ mod tests {
         let req = OffsetCommitRequest::default()
             .with_group_id(GroupId(s(group)))
             .with_topics(vec![topic]);
-        let resp = offset_commit::handle(broker, req, 8);
+        let resp = offset_commit::handle(broker, &crate::handlers::test_support::ctx(8), req);
         assert!(resp.topics[0].partitions.iter().all(|p| p.error_code == 0));
     }
 

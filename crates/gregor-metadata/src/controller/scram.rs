@@ -25,13 +25,16 @@ pub struct ScramUpsert {
     pub salted_password: Vec<u8>,
 }
 
+/// One user's answer: its name and whether its alteration was applied.
+pub type UserResult = (String, Result<(), ApiError>);
+
 /// Records for the valid alterations and one result per user, in the order
 /// users first appear. A user altered twice in one request (any mechanism,
 /// deletion or upsertion) is refused with DUPLICATE_RESOURCE.
 pub fn alter_scram(
     image: &MetadataImage,
     alterations: &[ScramAlteration],
-) -> (Vec<MetadataRecord>, Vec<(String, Result<(), ApiError>)>) {
+) -> (Vec<MetadataRecord>, Vec<UserResult>) {
     let mut by_user: BTreeMap<&str, Vec<&ScramAlteration>> = BTreeMap::new();
     let mut order = Vec::new();
     for a in alterations {
@@ -129,7 +132,7 @@ mod tests {
         }
     }
 
-    fn codes(results: &[(String, Result<(), ApiError>)]) -> Vec<(&str, Option<ResponseError>)> {
+    fn codes(results: &[UserResult]) -> Vec<(&str, Option<ResponseError>)> {
         results
             .iter()
             .map(|(u, r)| (u.as_str(), r.as_ref().err().map(|e| e.code)))
