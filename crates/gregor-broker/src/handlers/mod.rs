@@ -153,7 +153,7 @@ pub async fn dispatch(
         }
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, ctx, r).into(),
         RequestKind::OffsetCommit(r) => offset_commit::handle(broker, ctx, r).into(),
-        RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, r, v).into(),
+        RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, ctx, r).into(),
         RequestKind::JoinGroup(r) => join_group::handle(broker, ctx, r).await.into(),
         RequestKind::SyncGroup(r) => sync_group::handle(broker, r, v).await.into(),
         RequestKind::Heartbeat(r) => heartbeat::handle(broker, r, v).into(),

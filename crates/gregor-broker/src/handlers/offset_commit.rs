@@ -319,7 +319,7 @@ mod tests {
                     .with_name(TopicName(s("t")))
                     .with_partition_indexes(vec![0])])),
         ]);
-        let got = offset_fetch::handle(&broker, fetch, 8);
+        let got = offset_fetch::handle(&broker, &ctx(8), fetch);
         encodes(&got, 8);
         let rows: Vec<(String, i32, i64)> = got
             .groups
@@ -355,7 +355,7 @@ mod tests {
             .with_topics(Some(vec![OffsetFetchRequestTopic::default()
                 .with_name(TopicName(s("t")))
                 .with_partition_indexes(vec![0, 1])]));
-        let got = offset_fetch::handle(&reopened, v7, 7);
+        let got = offset_fetch::handle(&reopened, &ctx(7), v7);
         encodes(&got, 7);
         let loaded: Vec<(i32, i64, Option<String>)> = got.topics[0]
             .partitions
@@ -372,5 +372,91 @@ mod tests {
             loaded,
             vec![(0, 5, Some("md".into())), (1, 6, Some("md".into()))]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_and_topic_acls_decide_commits_and_fetches() {
+        use gregor_metadata::acl::{AclBinding, AclPermission, PatternType};
+        use gregor_metadata::controller::acls;
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(
+            dir.path(),
+            &[
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "allow.everyone.if.no.acl.found=true",
+            ],
+        );
+        metadata::auto_create_topic(&broker, "t").expect("topic t");
+        metadata::auto_create_topic(&broker, "secret").expect("topic secret");
+        let deny = |rtype, name: &str, op| AclBinding {
+            resource_type: rtype,
+            resource_name: name.into(),
+            pattern_type: PatternType::Literal,
+            principal: "User:ANONYMOUS".into(),
+            host: "*".into(),
+            operation: op,
+            permission: AclPermission::Deny,
+        };
+        let denials = [
+            deny(ResourceType::Group, "closed", AclOperation::All),
+            deny(ResourceType::Topic, "secret", AclOperation::Read),
+        ];
+        // Before the ACLs exist: the coordinator and an offset for "secret".
+        let open = find_coordinator::handle(
+            &broker,
+            &ctx(3),
+            FindCoordinatorRequest::default().with_key(s("g")),
+        );
+        assert_eq!(open.error_code, 0);
+        let before = handle(&broker, &ctx(8), commit("g", &[("secret", 0, 7)]));
+        assert_eq!(codes(&before), vec![("secret".into(), 0, 0)]);
+        broker
+            .commit_metadata(|image| {
+                Ok::<_, std::convert::Infallible>((acls::create_acls(image, &denials).0, ()))
+            })
+            .unwrap()
+            .unwrap();
+        let found = find_coordinator::handle(
+            &broker,
+            &ctx(3),
+            FindCoordinatorRequest::default().with_key(s("closed")),
+        );
+        assert_eq!(
+            found.error_code,
+            ResponseError::GroupAuthorizationFailed.code()
+        );
+
+        let refused = handle(&broker, &ctx(8), commit("closed", &[("t", 0, 1)]));
+        let group_denied = ResponseError::GroupAuthorizationFailed.code();
+        assert_eq!(codes(&refused), vec![("t".into(), 0, group_denied)]);
+        let mixed = handle(
+            &broker,
+            &ctx(8),
+            commit("g", &[("t", 0, 1), ("secret", 0, 1)]),
+        );
+        assert_eq!(
+            codes(&mixed),
+            vec![
+                ("t".into(), 0, 0),
+                (
+                    "secret".into(),
+                    0,
+                    ResponseError::TopicAuthorizationFailed.code()
+                ),
+            ]
+        );
+
+        let fetch = |group: &str| {
+            OffsetFetchRequest::default()
+                .with_group_id(GroupId(s(group)))
+                .with_topics(None)
+        };
+        let closed = offset_fetch::handle(&broker, &ctx(7), fetch("closed"));
+        assert_eq!(closed.error_code, group_denied);
+        let all = offset_fetch::handle(&broker, &ctx(7), fetch("g"));
+        assert_eq!(all.error_code, 0);
+        // "secret" has a committed offset but may not be described: hidden.
+        let names: Vec<&str> = all.topics.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, vec!["t"]);
     }
 }
