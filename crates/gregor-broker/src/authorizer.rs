@@ -111,3 +111,35 @@ impl Broker {
         authorizer::authorized_operations(config, &acls, who, rtype, name, &ops)
     }
 }
+
+impl Broker {
+    /// The error for a DescribeConfigs/AlterConfigs resource the principal
+    /// may not touch with `op` (DESCRIBE_CONFIGS or ALTER_CONFIGS): topics are
+    /// checked on the topic, broker and broker-logger resources on the
+    /// cluster, as Kafka does. `None` when allowed.
+    pub fn config_resource_denied(
+        &self,
+        ctx: &RequestContext,
+        resource_type: i8,
+        name: &str,
+        op: AclOperation,
+    ) -> Option<gregor_metadata::ApiError> {
+        use crate::handlers::describe_configs::{
+            RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC,
+        };
+        use gregor_protocol::kafka_protocol::ResponseError;
+        let (allowed, code) = match resource_type {
+            RESOURCE_TOPIC => (
+                self.authorize(ctx, op, ResourceType::Topic, name),
+                ResponseError::TopicAuthorizationFailed,
+            ),
+            RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => (
+                self.authorize_cluster(ctx, op),
+                ResponseError::ClusterAuthorizationFailed,
+            ),
+            // Other resource types are refused by the handler itself.
+            _ => return None,
+        };
+        (!allowed).then(|| gregor_metadata::ApiError::new(code, "Authorization failed."))
+    }
+}

@@ -142,14 +142,16 @@ pub async fn dispatch(
         RequestKind::ListOffsets(r) => list_offsets::handle(broker, ctx, r).into(),
         RequestKind::CreateTopics(r) => create_topics::handle(broker, ctx, r).await.into(),
         RequestKind::DeleteTopics(r) => delete_topics::handle(broker, ctx, r).await.into(),
-        RequestKind::CreatePartitions(r) => create_partitions::handle(broker, r, v).await.into(),
-        RequestKind::DeleteRecords(r) => delete_records::handle(broker, r, v).into(),
+        RequestKind::CreatePartitions(r) => create_partitions::handle(broker, ctx, r).await.into(),
+        RequestKind::DeleteRecords(r) => delete_records::handle(broker, ctx, r).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(broker, r, v).into(),
-        RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, r, v).into(),
+        RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, ctx, r).into(),
         RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(broker, r, v).into(),
         RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, ctx, r).into(),
         RequestKind::IncrementalAlterConfigs(r) => {
-            incremental_alter_configs::handle(broker, r, v).await.into()
+            incremental_alter_configs::handle(broker, ctx, r)
+                .await
+                .into()
         }
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, ctx, r).into(),
         RequestKind::OffsetCommit(r) => offset_commit::handle(broker, ctx, r).into(),
