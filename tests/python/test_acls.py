@@ -11,6 +11,7 @@ from confluent_kafka.admin import (
     AclOperation,
     AclPermissionType,
     AdminClient,
+    ConfigResource,
     NewTopic,
     ResourcePatternType,
     ResourceType,
@@ -160,6 +161,14 @@ def test_deny_write_stops_producer_on_that_topic_only(secured):
     err = produce_one(secured, "denied")
     assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, err
     assert produce_one(secured, "open") is None
+
+    # DESCRIBE does not imply DESCRIBE_CONFIGS; the ACL-free topic stays open.
+    res = ConfigResource(ConfigResource.Type.TOPIC, "denied")
+    with pytest.raises(KafkaException) as e:
+        a.describe_configs([res])[res].result(TIMEOUT_S)
+    assert e.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    res = ConfigResource(ConfigResource.Type.TOPIC, "open")
+    assert "retention.ms" in a.describe_configs([res])[res].result(TIMEOUT_S)
 
     # An ALLOW WRITE does not override the DENY: deny wins.
     write_ok = binding(ResourceType.TOPIC, "*", ResourcePatternType.LITERAL,
