@@ -3,8 +3,7 @@
 //! They are not advertised in ApiVersions, so well-behaved clients do not
 //! send them; one that does still gets an answer with an error, not a
 //! closed connection: Kafka's own answer where it has one (no SASL on the
-//! listener → ILLEGAL_SASL_STATE),
-//! UNSUPPORTED_VERSION otherwise. Responses without a top-level error code
+//! listener → ILLEGAL_SASL_STATE), UNSUPPORTED_VERSION otherwise. Responses without a top-level error code
 //! have no generic error shape; for those the caller closes the connection.
 
 use gregor_protocol::kafka_protocol::messages::*;
