@@ -157,9 +157,9 @@ pub async fn dispatch(
         RequestKind::OffsetCommit(r) => offset_commit::handle(broker, ctx, r).into(),
         RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, ctx, r).into(),
         RequestKind::JoinGroup(r) => join_group::handle(broker, ctx, r).await.into(),
-        RequestKind::SyncGroup(r) => sync_group::handle(broker, r, v).await.into(),
-        RequestKind::Heartbeat(r) => heartbeat::handle(broker, r, v).into(),
-        RequestKind::LeaveGroup(r) => leave_group::handle(broker, r, v).into(),
+        RequestKind::SyncGroup(r) => sync_group::handle(broker, ctx, r).await.into(),
+        RequestKind::Heartbeat(r) => heartbeat::handle(broker, ctx, r).into(),
+        RequestKind::LeaveGroup(r) => leave_group::handle(broker, ctx, r).into(),
         RequestKind::DescribeGroups(r) => describe_groups::handle(broker, ctx, r).into(),
         RequestKind::ListGroups(r) => list_groups::handle(broker, r, v).into(),
         RequestKind::ConsumerGroupHeartbeat(r) => {
@@ -168,7 +168,7 @@ pub async fn dispatch(
         RequestKind::ConsumerGroupDescribe(r) => {
             consumer_group_describe::handle(broker, ctx, r).into()
         }
-        RequestKind::DeleteGroups(r) => delete_groups::handle(broker, r, v).into(),
+        RequestKind::DeleteGroups(r) => delete_groups::handle(broker, ctx, r).into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),
         RequestKind::CreateAcls(r) => create_acls::handle(broker, ctx, r).into(),
         RequestKind::DescribeAcls(r) => describe_acls::handle(broker, ctx, r).into(),

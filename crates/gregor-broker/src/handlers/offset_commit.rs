@@ -455,6 +455,13 @@ mod tests {
         assert_eq!(closed.error_code, group_denied);
         let all = offset_fetch::handle(&broker, &ctx(7), fetch("g"));
         assert_eq!(all.error_code, 0);
+        use gregor_protocol::kafka_protocol::messages::{DeleteGroupsRequest, HeartbeatRequest};
+        let hb = HeartbeatRequest::default().with_group_id(GroupId(s("closed")));
+        let hb = crate::handlers::heartbeat::handle(&broker, &ctx(4), hb);
+        assert_eq!(hb.error_code, group_denied);
+        let del = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("closed"))]);
+        let del = crate::handlers::delete_groups::handle(&broker, &ctx(2), del);
+        assert_eq!(del.results[0].error_code, group_denied);
         // "secret" has a committed offset but may not be described: hidden.
         let names: Vec<&str> = all.topics.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, vec!["t"]);

@@ -153,7 +153,7 @@ mod tests {
 
         let del = DeleteGroupsRequest::default()
             .with_groups_names(vec![GroupId(s("g")), GroupId(s("none"))]);
-        let resp = delete_groups::handle(&broker, del, 2);
+        let resp = delete_groups::handle(&broker, &crate::handlers::test_support::ctx(2), del);
         for v in delete_groups::SUPPORT.min..=delete_groups::SUPPORT.max {
             encodes(&resp, v);
         }
