@@ -24,6 +24,7 @@ use crate::group_membership::GroupWaiters;
 use crate::log_dir;
 use crate::metadata_store::MetadataStore;
 use crate::partition::{Partition, PartitionError};
+use crate::quota::QuotaManager;
 use crate::replica_manager::ReplicaManager;
 use crate::time::now_ms;
 
@@ -46,6 +47,8 @@ pub struct Broker {
     pub group_waiters: GroupWaiters,
     /// `authorizer.class.name` and its settings; ACLs live in the image.
     pub authorizer: Authorizer,
+    /// Client quota sensors (produce/fetch byte rates, request time).
+    pub quotas: QuotaManager,
     /// The current block of producer ids: [next, end).
     producer_ids: Mutex<(i64, i64)>,
     log_dir: PathBuf,
@@ -74,6 +77,10 @@ impl Broker {
             groups,
             group_waiters: GroupWaiters::default(),
             authorizer,
+            quotas: QuotaManager::new(
+                usize::try_from(config.quota_window_num).unwrap_or(1),
+                i64::from(config.quota_window_size_seconds) * 1000,
+            ),
             config,
             cluster_id,
             metadata,

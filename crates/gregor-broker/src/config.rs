@@ -97,8 +97,14 @@ pub struct BrokerConfig {
     /// A negative `connections.max.idle.ms` disables idle closing in Kafka;
     /// it is stored as `i64::MAX` (still safe to add to an `Instant`).
     pub connections_max_idle_ms: u64,
+    /// Client quotas: samples kept (`quota.window.num`) and the span of
+    /// each (`quota.window.size.seconds`).
+    pub quota_window_num: i32,
+    pub quota_window_size_seconds: i32,
     pub num_network_threads: usize,
     pub num_io_threads: usize,
+    /// Threads that open (recover) logs at start and close them at shutdown.
+    pub num_recovery_threads_per_data_dir: usize,
     pub queued_max_requests: usize,
     pub fetch_max_bytes: usize,
     pub replica_lag_time_max_ms: i64,
@@ -540,8 +546,11 @@ fn build(r: Resolver) -> Result<BrokerConfig, ConfigError> {
         socket_send_buffer_bytes: r.int("socket.send.buffer.bytes")?,
         socket_receive_buffer_bytes: r.int("socket.receive.buffer.bytes")?,
         connections_max_idle_ms: u64::try_from(idle_ms).unwrap_or(i64::MAX as u64),
+        quota_window_num: r.int("quota.window.num")?,
+        quota_window_size_seconds: r.int("quota.window.size.seconds")?,
         num_network_threads: r.unsigned("num.network.threads")?,
         num_io_threads: r.unsigned("num.io.threads")?,
+        num_recovery_threads_per_data_dir: r.unsigned("num.recovery.threads.per.data.dir")?,
         queued_max_requests: r.unsigned("queued.max.requests")?,
         fetch_max_bytes: r.unsigned("fetch.max.bytes")?,
         replica_lag_time_max_ms: r.long("replica.lag.time.max.ms")?,

@@ -14,7 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use gregor_log::FileSlice;
@@ -30,6 +30,7 @@ use tracing::{debug, info, warn};
 
 use crate::broker::Broker;
 use crate::handlers::{self, Reply, RequestContext};
+use crate::quota::{self, Throttle};
 
 /// Initial read buffer; grows to the largest frame seen.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
@@ -97,17 +98,41 @@ async fn run(
             Err(e) => return Close::Protocol(e.to_string()),
         };
         match handle_frame(broker, listener, frame, peer).await {
-            Ok(Some(response)) => {
-                if let Err(e) = write_response(&mut writer, response).await {
-                    return Close::Io(e);
+            Ok((response, throttle)) => {
+                let muted = Duration::from_millis(u64::try_from(throttle.ms).unwrap_or(0));
+                if !muted.is_zero() && !throttle.send_first {
+                    if let Some(close) = mute(muted, &mut stop).await {
+                        return close;
+                    }
+                }
+                if let Some(response) = response {
+                    if let Err(e) = write_response(&mut writer, response).await {
+                        return Close::Io(e);
+                    }
+                }
+                if !muted.is_zero() && throttle.send_first {
+                    if let Err(e) = writer.flush().await {
+                        return Close::Io(e);
+                    }
+                    if let Some(close) = mute(muted, &mut stop).await {
+                        return close;
+                    }
                 }
             }
-            Ok(None) => {}
             Err(why) => {
                 let _ = writer.flush().await;
                 return Close::Protocol(why);
             }
         }
+    }
+}
+
+/// Stops reading the connection for a client's throttle time (Kafka mutes
+/// the channel): pipelined requests wait in the socket meanwhile.
+async fn mute(duration: Duration, stop: &mut watch::Receiver<bool>) -> Option<Close> {
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => None,
+        _ = stop.changed() => Some(Close::Shutdown),
     }
 }
 
@@ -187,21 +212,27 @@ async fn send_file(stream: &TcpStream, fd: RawFd, slice: &FileSlice) -> io::Resu
     Ok(())
 }
 
-/// Handles one request frame. `Ok(None)` means no response is due (produce
-/// with acks=0); `Err` means the connection must be closed, which is what
-/// Kafka does for requests it cannot parse.
+/// Handles one request frame: the response (`None` when none is due, as
+/// for produce with acks=0) and the client's quota throttle. `Err` means
+/// the connection must be closed, which is what Kafka does for requests it
+/// cannot parse.
 async fn handle_frame(
     broker: &Arc<Broker>,
     listener: &Arc<str>,
     frame: Bytes,
     peer: SocketAddr,
-) -> Result<Option<Outgoing>, String> {
+) -> Result<(Option<Outgoing>, Throttle), String> {
+    let unthrottled = Throttle {
+        ms: 0,
+        send_first: true,
+    };
     let prefix = peek_header(&frame).map_err(|e| e.to_string())?;
     let Ok(api_key) = ApiKey::try_from(prefix.api_key) else {
         return Err(format!("unknown api key {}", prefix.api_key));
     };
     let Some(support) = handlers::support(api_key) else {
-        return answer_unserved(api_key, prefix.api_version, prefix.correlation_id, frame);
+        return answer_unserved(api_key, prefix.api_version, prefix.correlation_id, frame)
+            .map(|out| (out, unthrottled));
     };
     if !support.contains(prefix.api_version) {
         if api_key == ApiKey::ApiVersions {
@@ -211,7 +242,7 @@ async fn handle_frame(
             let body: ResponseKind = handlers::api_versions::unsupported_version_response().into();
             let out = encode_response(api_key, 0, prefix.correlation_id, &body)
                 .map_err(|e| e.to_string())?;
-            return Ok(Some(out.into()));
+            return Ok((Some(out.into()), unthrottled));
         }
         return Err(format!(
             "{} v{} is outside the supported range {}..={}",
@@ -221,6 +252,7 @@ async fn handle_frame(
             support.max
         ));
     }
+    let request_bytes = frame.len();
     let request = decode_request(frame).map_err(|e| e.to_string())?;
     let ctx = RequestContext {
         api_version: request.version(),
@@ -234,8 +266,18 @@ async fn handle_frame(
         peer,
         listener: listener.clone(),
     };
-    let Some(reply) = handlers::dispatch(broker, &ctx, request.body).await else {
-        return Ok(None);
+    let started = Instant::now();
+    let mut reply = handlers::dispatch(broker, &ctx, request.body).await;
+    let throttle = quota::charge(
+        broker,
+        &ctx,
+        api_key,
+        request_bytes,
+        started.elapsed(),
+        reply.as_mut(),
+    );
+    let Some(reply) = reply else {
+        return Ok((None, throttle));
     };
     let encoded = match reply {
         Reply::Body(body) => {
@@ -251,7 +293,7 @@ async fn handle_frame(
         .map(|parts| Outgoing::Parts(parts, fetch.records)),
     };
     match encoded {
-        Ok(out) => Ok(Some(out)),
+        Ok(out) => Ok((Some(out), throttle)),
         Err(e) => {
             warn!(api = api_name(api_key), version = ctx.api_version, error = %e, "response encoding failed");
             Err(e.to_string())

@@ -84,6 +84,12 @@ pub struct Log {
     /// Set when a failed write could not be undone; the log then refuses
     /// everything (Kafka takes the log directory offline).
     pub(crate) failure: Option<String>,
+    /// The cleaner's checkpoint: the offset below which the log is clean.
+    pub(crate) cleaned_upto: Option<i64>,
+    /// Latest delete horizon of a cleaned batch still holding tombstones;
+    /// once passed, the cleaner runs again to drop them. Kept in the
+    /// cleaner checkpoint beside `cleaned_upto`.
+    pub(crate) delete_horizon: i64,
 }
 
 // The broker shares partitions (and so logs) across tokio tasks.

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 use crate::acl::AclBinding;
+use crate::quotas::ClientQuotas;
 use crate::records::{ConfigResource, MetadataRecord};
 use crate::scram::{ScramCredential, ScramMechanism};
 
@@ -47,6 +48,8 @@ pub struct MetadataImage {
     pub next_producer_id: i64,
     acls: BTreeMap<Uuid, AclBinding>,
     scram: BTreeMap<(String, ScramMechanism), ScramCredential>,
+    /// Client quotas by entity.
+    pub client_quotas: ClientQuotas,
 }
 
 impl MetadataImage {
@@ -180,6 +183,12 @@ impl MetadataImage {
             MetadataRecord::RemoveScramCredential { name, mechanism } => {
                 self.scram.remove(&(name.clone(), *mechanism));
             }
+            MetadataRecord::ClientQuota {
+                entity,
+                key,
+                value,
+                remove,
+            } => self.client_quotas.apply(entity, key, *value, *remove),
         }
     }
 }

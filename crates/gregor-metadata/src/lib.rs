@@ -9,6 +9,7 @@ pub mod authorizer;
 pub mod configs;
 pub mod controller;
 pub mod image;
+pub mod quotas;
 pub mod records;
 pub mod scram;
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::acl::AclBinding;
+use crate::quotas::{EntityPart, QuotaValue};
 use crate::scram::{ScramCredential, ScramMechanism};
 use crate::MetadataError;
 
@@ -66,6 +67,15 @@ pub enum MetadataRecord {
         name: String,
         mechanism: ScramMechanism,
     },
+    /// A client quota set or removed (`remove`) on an entity (Kafka's
+    /// ClientQuotaRecord): user, client-id and/or ip, a `None` name being
+    /// the default entity of that type.
+    ClientQuota {
+        entity: Vec<EntityPart>,
+        key: String,
+        value: QuotaValue,
+        remove: bool,
+    },
 }
 
 impl MetadataRecord {
@@ -105,6 +115,20 @@ mod tests {
             r#"{"type":"config","resource":"topic","resource_name":"t","name":"retention.ms","value":null}"#
         );
         assert_eq!(MetadataRecord::decode(&c.encode()).unwrap(), c);
+        let q = MetadataRecord::ClientQuota {
+            entity: vec![EntityPart {
+                entity_type: "user".into(),
+                entity_name: None,
+            }],
+            key: "producer_byte_rate".into(),
+            value: QuotaValue(1024.0),
+            remove: false,
+        };
+        assert_eq!(
+            String::from_utf8(q.encode()).unwrap(),
+            r#"{"type":"client_quota","entity":[{"entity_type":"user","entity_name":null}],"key":"producer_byte_rate","value":1024.0,"remove":false}"#
+        );
+        assert_eq!(MetadataRecord::decode(&q.encode()).unwrap(), q);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use gregor_protocol::kafka_protocol::messages::{ApiKey, RequestKind, ResponseKin
 use crate::broker::Broker;
 
 mod acl_common;
+pub mod alter_client_quotas;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod consumer_group_describe;
@@ -22,6 +23,7 @@ pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -99,6 +101,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     delete_acls::SUPPORT,
     describe_user_scram_credentials::SUPPORT,
     alter_user_scram_credentials::SUPPORT,
+    describe_client_quotas::SUPPORT,
+    alter_client_quotas::SUPPORT,
 ];
 
 pub fn support(key: ApiKey) -> Option<ApiSupport> {
@@ -138,7 +142,12 @@ pub async fn dispatch(
                 .await
                 .map(|r| Reply::Body(r.into()))
         }
-        RequestKind::Fetch(r) => return Some(Reply::Fetch(fetch::handle(broker, ctx, r).await)),
+        RequestKind::Fetch(mut r) => {
+            if let Some(cap) = crate::quota::fetch_bytes_cap(broker, ctx) {
+                r.max_bytes = r.max_bytes.min(cap);
+            }
+            return Some(Reply::Fetch(fetch::handle(broker, ctx, r).await));
+        }
         RequestKind::ListOffsets(r) => list_offsets::handle(broker, ctx, r).into(),
         RequestKind::CreateTopics(r) => create_topics::handle(broker, ctx, r).await.into(),
         RequestKind::DeleteTopics(r) => delete_topics::handle(broker, ctx, r).await.into(),
@@ -179,6 +188,8 @@ pub async fn dispatch(
         RequestKind::AlterUserScramCredentials(r) => {
             alter_user_scram_credentials::handle(broker, ctx, r).into()
         }
+        RequestKind::DescribeClientQuotas(r) => describe_client_quotas::handle(broker, r, v).into(),
+        RequestKind::AlterClientQuotas(r) => alter_client_quotas::handle(broker, r, v).await.into(),
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     }))

@@ -94,6 +94,10 @@ pub(super) static BROKER_CONFIGS: &[ConfigDef] = config_table! {
         "Upper bound of the growing outgoing connection setup timeout.";
     "connections.max.idle.ms": Long = "600000", None, ReadOnly,
         "Idle connections are closed after this long; a negative value disables idle closing.";
+    "quota.window.num": Int = "11", AtLeast(1), ReadOnly,
+        "Number of samples kept in memory for client quotas.";
+    "quota.window.size.seconds": Int = "1", AtLeast(1), ReadOnly,
+        "Time span of each sample for client quotas.";
     "connections.max.reauth.ms": Long = "0", None, ReadOnly,
         "Longest a SASL session may live before the client must re-authenticate; 0 disables re-authentication.";
     "connection.failed.authentication.delay.ms": Int = "100", AtLeast(0), ReadOnly,

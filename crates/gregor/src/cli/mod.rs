@@ -10,14 +10,18 @@
 //! internals, so it works against any Kafka-compatible cluster.
 //!
 //! Layout: one file per command (`topics/`, `produce.rs`, `consume.rs`,
-//! `offsets.rs`); pure input/output formats beside them (`line_reader.rs`,
-//! `formatter.rs`); shared client set-up in `config.rs` and `client.rs`;
-//! the error name/sentence table in `errors.rs`; the two admin requests the
-//! rdkafka crate does not wrap in `native.rs`.
+//! `offsets.rs`, `quotas.rs`, `dump_log.rs`); pure input/output formats
+//! beside them (`line_reader.rs`, `formatter.rs`); shared client set-up in
+//! `config.rs` and `client.rs`; the error name/sentence table in
+//! `errors.rs`; the admin requests the rdkafka crate does not wrap in
+//! `native/`; a bare Kafka-protocol client in `wire.rs` for the quota APIs
+//! librdkafka lacks altogether. `dump-log` reads segment files and needs
+//! no broker.
 
 mod client;
 mod config;
 mod consume;
+mod dump_log;
 mod errors;
 mod formatter;
 mod groups;
@@ -26,7 +30,9 @@ mod native;
 mod offsets;
 mod perf;
 mod produce;
+mod quotas;
 mod topics;
+mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -34,11 +40,13 @@ mod tests;
 use std::process::ExitCode;
 
 pub use consume::ConsumeArgs;
+pub use dump_log::DumpLogArgs;
 pub use errors::CliError;
 pub use groups::GroupsCommand;
 pub use offsets::OffsetsArgs;
 pub use perf::PerfCommand;
 pub use produce::ProduceArgs;
+pub use quotas::QuotasCommand;
 pub use topics::TopicsCommand;
 
 // The client commands, flattened into the binary's top-level subcommands.
@@ -62,6 +70,11 @@ pub enum ClientCommand {
     /// kafka-producer-perf-test.sh and kafka-consumer-perf-test.sh).
     #[command(subcommand)]
     Perf(PerfCommand),
+    /// Describe and alter client quotas (like kafka-configs.sh --entity-type users|clients|ips).
+    #[command(subcommand)]
+    Quotas(QuotasCommand),
+    /// Print a segment's batches and records, or an index (like kafka-dump-log.sh).
+    DumpLog(DumpLogArgs),
 }
 
 /// Exit status after Ctrl-C, as a shell reports for SIGINT.
@@ -99,6 +112,8 @@ fn execute(cmd: ClientCommand) -> Result<ExitCode, CliError> {
         ClientCommand::Offsets(args) => offsets::run(args, &mut out)?,
         ClientCommand::Groups(cmd) => runtime.block_on(groups::run(cmd, &mut out))?,
         ClientCommand::Perf(cmd) => perf::run(cmd, &mut out)?,
+        ClientCommand::Quotas(cmd) => quotas::run(cmd, &mut out)?,
+        ClientCommand::DumpLog(args) => dump_log::run(args, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
