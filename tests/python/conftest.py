@@ -55,7 +55,8 @@ def answers_api_versions(port: int) -> bool:
 
 
 class Broker:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, overrides=()):
+        self.overrides = list(overrides)
         self.port = free_port()
         self.dir = tmp
         self.data = tmp / "data"
@@ -73,6 +74,8 @@ class Broker:
                 "--override", f"listeners={listener}",
                 "--override", f"advertised.listeners={listener}",
                 "--override", f"log.dirs={self.data}"]
+        for o in self.overrides:
+            args += ["--override", o]
         log = open(self.log_path, "ab")
         env = dict(os.environ, NO_COLOR="1")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,

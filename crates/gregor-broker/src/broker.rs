@@ -16,6 +16,7 @@ use gregor_protocol::batch::split_batches;
 use gregor_protocol::kafka_protocol::records::RecordBatchDecoder;
 use tracing::{info, warn};
 
+use crate::authorizer::Authorizer;
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
 use crate::fetch_session::FetchSessionCache;
@@ -44,6 +45,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// JoinGroup/SyncGroup requests parked in the group coordinator.
     pub group_waiters: GroupWaiters,
+    /// `authorizer.class.name` and its settings; ACLs live in the image.
+    pub authorizer: Authorizer,
     /// Client quota sensors (produce/fetch byte rates, request time).
     pub quotas: QuotaManager,
     /// The current block of producer ids: [next, end).
@@ -55,6 +58,7 @@ impl Broker {
     /// Opens the log directory, replays metadata and opens partition logs.
     pub fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         let config = Arc::new(config);
+        let authorizer = Authorizer::from_config(&config)?;
         let log_dir = config.log_dirs.first().cloned().ok_or_else(|| {
             BrokerError::Config("log.dirs must name at least one directory".into())
         })?;
@@ -72,6 +76,7 @@ impl Broker {
             fetch_sessions: FetchSessionCache::new(crate::fetch_session::FETCH_SESSION_SLOTS_MAX),
             groups,
             group_waiters: GroupWaiters::default(),
+            authorizer,
             quotas: QuotaManager::new(
                 usize::try_from(config.quota_window_num).unwrap_or(1),
                 i64::from(config.quota_window_size_seconds) * 1000,

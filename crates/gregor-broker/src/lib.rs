@@ -6,6 +6,7 @@
 //! touch segment files (gregor-log does), or decide metadata changes
 //! (gregor-metadata's controller does).
 
+pub mod authorizer;
 pub mod broker;
 pub mod config;
 pub mod connection;

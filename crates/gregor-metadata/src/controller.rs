@@ -354,7 +354,9 @@ fn validate_assignments(
     Ok(sorted)
 }
 
+pub mod acls;
 mod alter_configs;
+pub mod scram;
 pub use alter_configs::{
     alter_broker_configs, alter_group_configs, alter_topic_configs, check_broker_name,
     replace_configs, AlterOp, ConfigChange,

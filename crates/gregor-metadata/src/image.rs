@@ -4,8 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use uuid::Uuid;
 
+use crate::acl::AclBinding;
 use crate::quotas::ClientQuotas;
 use crate::records::{ConfigResource, MetadataRecord};
+use crate::scram::{ScramCredential, ScramMechanism};
 
 /// A partition as the metadata log describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub struct MetadataImage {
     group_configs: BTreeMap<String, BTreeMap<String, String>>,
     /// Producer ids below this one have been handed out.
     pub next_producer_id: i64,
+    acls: BTreeMap<Uuid, AclBinding>,
+    scram: BTreeMap<(String, ScramMechanism), ScramCredential>,
     /// Client quotas by entity.
     pub client_quotas: ClientQuotas,
 }
@@ -70,6 +74,26 @@ impl MetadataImage {
     /// Config overrides stored for a group.
     pub fn group_configs(&self, group: &str) -> Option<&BTreeMap<String, String>> {
         self.group_configs.get(group)
+    }
+
+    /// Every stored ACL with its id.
+    pub fn acls(&self) -> impl Iterator<Item = (&Uuid, &AclBinding)> {
+        self.acls.iter()
+    }
+
+    /// Every stored SCRAM credential by (user, mechanism), ordered by user.
+    pub fn scram_credentials(
+        &self,
+    ) -> impl Iterator<Item = (&(String, ScramMechanism), &ScramCredential)> {
+        self.scram.iter()
+    }
+
+    pub fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Option<&ScramCredential> {
+        self.scram.get(&(user.to_string(), mechanism))
     }
 
     /// Applies one record. Records come from the metadata log, which only
@@ -150,6 +174,23 @@ impl MetadataImage {
                     "producer ids must not go backwards"
                 );
                 self.next_producer_id = *next_producer_id;
+            }
+            MetadataRecord::Acl { id, acl } => {
+                self.acls.insert(*id, acl.clone());
+            }
+            MetadataRecord::RemoveAcl { id } => {
+                self.acls.remove(id);
+            }
+            MetadataRecord::ScramCredential {
+                name,
+                mechanism,
+                credential,
+            } => {
+                self.scram
+                    .insert((name.clone(), *mechanism), credential.clone());
+            }
+            MetadataRecord::RemoveScramCredential { name, mechanism } => {
+                self.scram.remove(&(name.clone(), *mechanism));
             }
             MetadataRecord::ClientQuota {
                 entity,

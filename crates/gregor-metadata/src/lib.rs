@@ -4,11 +4,14 @@
 //! records. Sans-I/O: records in, image out. Persisting records is the
 //! broker's job.
 
+pub mod acl;
+pub mod authorizer;
 pub mod configs;
 pub mod controller;
 pub mod image;
 pub mod quotas;
 pub mod records;
+pub mod scram;
 
 pub use controller::{ApiError, ClusterContext, NewTopic};
 pub use image::{MetadataImage, PartitionImage, TopicImage};

@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::acl::AclBinding;
 use crate::quotas::{EntityPart, QuotaValue};
+use crate::scram::{ScramCredential, ScramMechanism};
 use crate::MetadataError;
 
 /// Which kind of resource a config record applies to.
@@ -50,6 +52,24 @@ pub enum MetadataRecord {
     },
     /// The next producer id the cluster may hand out: ids below it are taken.
     ProducerIds { next_producer_id: i64 },
+    /// An ACL was created (Kafka's AccessControlEntryRecord); `id` names it
+    /// for its removal.
+    Acl { id: Uuid, acl: AclBinding },
+    /// The ACL `id` was deleted (RemoveAccessControlEntryRecord).
+    RemoveAcl { id: Uuid },
+    /// A user's SCRAM credential for one mechanism, new or replaced
+    /// (UserScramCredentialRecord).
+    ScramCredential {
+        name: String,
+        mechanism: ScramMechanism,
+        credential: ScramCredential,
+    },
+    /// A user's SCRAM credential for one mechanism was deleted
+    /// (RemoveUserScramCredentialRecord).
+    RemoveScramCredential {
+        name: String,
+        mechanism: ScramMechanism,
+    },
     /// A client quota set or removed (`remove`) on an entity (Kafka's
     /// ClientQuotaRecord): user, client-id and/or ip, a `None` name being
     /// the default entity of that type.
@@ -112,5 +132,42 @@ mod tests {
             r#"{"type":"client_quota","entity":[{"entity_type":"user","entity_name":null}],"key":"producer_byte_rate","value":1024.0,"remove":false}"#
         );
         assert_eq!(MetadataRecord::decode(&q.encode()).unwrap(), q);
+    }
+
+    #[test]
+    fn acl_and_scram_encodings_are_pinned() {
+        use crate::acl::{AclOperation, AclPermission, PatternType, ResourceType};
+        let a = MetadataRecord::Acl {
+            id: Uuid::from_u128(1),
+            acl: AclBinding {
+                resource_type: ResourceType::Topic,
+                resource_name: "t".into(),
+                pattern_type: PatternType::Prefixed,
+                principal: "User:a".into(),
+                host: "*".into(),
+                operation: AclOperation::DescribeConfigs,
+                permission: AclPermission::Deny,
+            },
+        };
+        assert_eq!(
+            String::from_utf8(a.encode()).unwrap(),
+            r#"{"type":"acl","id":"00000000-0000-0000-0000-000000000001","acl":{"resource_type":"topic","resource_name":"t","pattern_type":"prefixed","principal":"User:a","host":"*","operation":"describe_configs","permission":"deny"}}"#
+        );
+        assert_eq!(MetadataRecord::decode(&a.encode()).unwrap(), a);
+        let s = MetadataRecord::ScramCredential {
+            name: "u".into(),
+            mechanism: ScramMechanism::Sha256,
+            credential: ScramCredential {
+                salt: vec![1],
+                stored_key: vec![2],
+                server_key: vec![0xff],
+                iterations: 4096,
+            },
+        };
+        assert_eq!(
+            String::from_utf8(s.encode()).unwrap(),
+            r#"{"type":"scram_credential","name":"u","mechanism":"SCRAM-SHA-256","credential":{"salt":"01","stored_key":"02","server_key":"ff","iterations":4096}}"#
+        );
+        assert_eq!(MetadataRecord::decode(&s.encode()).unwrap(), s);
     }
 }

@@ -264,9 +264,9 @@ fn pipelined_requests_are_answered_in_order() {
     }
 }
 
-/// An API the broker knows but does not serve (ACLs without an authorizer)
-/// gets Kafka's error answer, SECURITY_DISABLED, and the connection stays
-/// usable for the next request.
+/// DescribeAcls on a broker without `authorizer.class.name` gets Kafka's
+/// answer, SECURITY_DISABLED, and the connection stays usable for the next
+/// request.
 #[test]
 fn describe_acls_without_authorizer_is_answered_security_disabled() {
     let mut b = start_broker();

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::AclOperation;
 use gregor_metadata::controller;
 use gregor_metadata::{ApiError, ConfigResource};
 use gregor_protocol::kafka_protocol::messages::alter_configs_request::AlterConfigsResource;
@@ -15,15 +16,15 @@ use gregor_protocol::kafka_protocol::ResponseError;
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
 use super::incremental_alter_configs::commit_configs;
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::AlterConfigs, 0, 2);
 
 pub async fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: AlterConfigsRequest,
-    _version: i16,
 ) -> AlterConfigsResponse {
     let responses = req
         .resources
@@ -32,7 +33,17 @@ pub async fn handle(
             let entry = AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
-            match alter(broker, r, req.validate_only) {
+            let denied = broker.config_resource_denied(
+                ctx,
+                r.resource_type,
+                &r.resource_name,
+                AclOperation::AlterConfigs,
+            );
+            let outcome = match denied {
+                Some(e) => Err(e),
+                None => alter(broker, r, req.validate_only),
+            };
+            match outcome {
                 Ok(()) => entry,
                 Err(e) => entry
                     .with_error_code(e.code.code())

@@ -13,7 +13,7 @@ use gregor_protocol::kafka_protocol::messages::{AlterConfigsRequest, DescribeCon
 
 use super::*;
 use crate::handlers::describe_configs::{self, DescribedConfig};
-use crate::handlers::test_support::{encodes, open_broker, s};
+use crate::handlers::test_support::{ctx, encodes, open_broker, s};
 use crate::handlers::{alter_configs, metadata};
 
 fn resource(kind: i8, name: &str, ops: &[(&str, i8, Option<&str>)]) -> AlterConfigsResource {
@@ -40,7 +40,7 @@ async fn alter_one(
     let req = IncrementalAlterConfigsRequest::default()
         .with_resources(vec![r])
         .with_validate_only(validate_only);
-    let resp = handle(broker, req, 1).await;
+    let resp = handle(broker, &ctx(1), req).await;
     encodes(&resp, 1);
     let r = &resp.responses[0];
     let msg = r.error_message.as_deref().unwrap_or("").to_string();
@@ -55,7 +55,7 @@ fn describe(broker: &Arc<Broker>, kind: i8, name: &str, key: &str) -> DescribedC
             .with_configuration_keys(Some(vec![s(key)]))])
         .with_include_synonyms(true)
         .with_include_documentation(true);
-    let resp = describe_configs::handle(broker, req, 4);
+    let resp = describe_configs::handle(broker, &ctx(4), req);
     encodes(&resp, 4);
     let r = &resp.results[0];
     assert_eq!(r.error_code, 0, "{:?}", r.error_message);
@@ -155,7 +155,7 @@ async fn topic_and_broker_configs_change_live_and_survive_reopen() {
         .with_configs(vec![LegacyConfig::default()
             .with_name(s("retention.ms"))
             .with_value(Some(s("1234")))])]);
-    let resp = alter_configs::handle(&broker, req, 1).await;
+    let resp = alter_configs::handle(&broker, &ctx(1), req).await;
     encodes(&resp, 1);
     assert_eq!(resp.responses[0].error_code, 0);
     assert_eq!(segment_bytes(&broker), 3_000_000);
@@ -196,7 +196,7 @@ async fn describe_errors_and_sensitive_values() {
             .with_resource_type(RESOURCE_BROKER)
             .with_resource_name(s("x")),
     ]);
-    let resp = describe_configs::handle(&broker, req, 4);
+    let resp = describe_configs::handle(&broker, &ctx(4), req);
     let codes: Vec<i16> = resp.results.iter().map(|r| r.error_code).collect();
     assert_eq!(
         codes,

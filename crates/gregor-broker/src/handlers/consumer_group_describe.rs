@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::consumer_group_describe_response::DescribedGroup;
 use gregor_protocol::kafka_protocol::messages::{
     ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, GroupId,
 };
+use gregor_protocol::kafka_protocol::ResponseError;
 
 use super::consumer_group_heartbeat::topics_snapshot;
 use super::metadata::{AUTHORIZED_OPERATIONS_OMITTED, GROUP_OPERATIONS_ALL};
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::group_membership::group_op_error_code;
 
@@ -18,8 +20,8 @@ pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::ConsumerGroupDescribe, 0
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: ConsumerGroupDescribeRequest,
-    _version: i16,
 ) -> ConsumerGroupDescribeResponse {
     let topics = topics_snapshot(broker);
     let groups = req
@@ -27,6 +29,12 @@ pub fn handle(
         .iter()
         .map(|id| {
             let id = id.as_str();
+            if !broker.authorize(ctx, AclOperation::Describe, ResourceType::Group, id) {
+                return DescribedGroup::default()
+                    .with_group_id(GroupId(super::text(id)))
+                    .with_error_code(ResponseError::GroupAuthorizationFailed.code())
+                    .with_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+            }
             let described = tokio::task::block_in_place(|| {
                 broker.group_read(id, |shard| shard.consumer_group_describe([id], &topics))
             });
@@ -37,7 +45,7 @@ pub fn handle(
                     .with_error_code(group_op_error_code(id, &e).code()),
             };
             group.authorized_operations = if req.include_authorized_operations {
-                GROUP_OPERATIONS_ALL
+                broker.authorized_operations(ctx, ResourceType::Group, id, GROUP_OPERATIONS_ALL)
             } else {
                 AUTHORIZED_OPERATIONS_OMITTED
             };

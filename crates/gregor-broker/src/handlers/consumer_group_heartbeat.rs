@@ -127,7 +127,7 @@ mod tests {
 
         let req = ConsumerGroupDescribeRequest::default()
             .with_group_ids(vec![GroupId(text("g")), GroupId(text("nope"))]);
-        let described = consumer_group_describe::handle(&broker, req, 1);
+        let described = consumer_group_describe::handle(&broker, &ctx(1), req);
         for v in consumer_group_describe::SUPPORT.min..=consumer_group_describe::SUPPORT.max {
             encodes(&described, v);
         }

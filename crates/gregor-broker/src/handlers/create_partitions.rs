@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_metadata::controller;
 use gregor_metadata::ApiError;
 use gregor_protocol::kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
@@ -12,15 +13,15 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::info;
 
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::CreatePartitions, 0, 3);
 
 pub async fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: CreatePartitionsRequest,
-    _version: i16,
 ) -> CreatePartitionsResponse {
     let mut counts = std::collections::HashMap::new();
     for t in &req.topics {
@@ -34,6 +35,11 @@ pub async fn handle(
                 Err(ApiError::new(
                     ResponseError::InvalidRequest,
                     "Duplicate topic in request.",
+                ))
+            } else if !broker.authorize(ctx, AclOperation::Alter, ResourceType::Topic, &t.name) {
+                Err(ApiError::new(
+                    ResponseError::TopicAuthorizationFailed,
+                    "Authorization failed.",
                 ))
             } else {
                 grow(broker, t, req.validate_only)

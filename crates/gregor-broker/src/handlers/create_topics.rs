@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use gregor_metadata::controller::{self, NewTopic};
 use gregor_metadata::ApiError;
 use gregor_protocol::kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -16,7 +17,7 @@ use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::info;
 
 use super::describe_configs::describe_topic;
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::CreateTopics, 2, 7);
@@ -26,9 +27,17 @@ const CONFIGS_MIN_VERSION: i16 = 5;
 
 pub async fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: CreateTopicsRequest,
-    version: i16,
 ) -> CreateTopicsResponse {
+    let version = ctx.api_version;
+    // CREATE on the cluster covers every topic; else each topic needs its own.
+    let cluster_create = broker.authorize(
+        ctx,
+        AclOperation::Create,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
+    );
     let mut seen: HashMap<String, usize> = HashMap::new();
     for t in &req.topics {
         *seen.entry(t.name.to_string()).or_default() += 1;
@@ -42,6 +51,13 @@ pub async fn handle(
                 Err(ApiError::new(
                     ResponseError::InvalidRequest,
                     "Duplicate topic name.",
+                ))
+            } else if !cluster_create
+                && !broker.authorize(ctx, AclOperation::Create, ResourceType::Topic, &name)
+            {
+                Err(ApiError::new(
+                    ResponseError::TopicAuthorizationFailed,
+                    "Authorization failed.",
                 ))
             } else {
                 create(broker, t, req.validate_only)

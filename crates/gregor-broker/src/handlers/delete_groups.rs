@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use gregor_protocol::kafka_protocol::messages::{
     ApiKey, DeleteGroupsRequest, DeleteGroupsResponse,
 };
+use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::group_membership::group_op_error_code;
 
@@ -17,14 +19,19 @@ pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DeleteGroups, 0, 2);
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: DeleteGroupsRequest,
-    _version: i16,
 ) -> DeleteGroupsResponse {
     let results = req
         .groups_names
         .iter()
         .map(|id| {
             let group_id = id.as_str();
+            if !broker.authorize(ctx, AclOperation::Delete, ResourceType::Group, group_id) {
+                return DeletableGroupResult::default()
+                    .with_group_id(id.clone())
+                    .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+            }
             let outcome = tokio::task::block_in_place(|| {
                 broker.group_write(group_id, |shard| shard.delete_group(group_id))
             });

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
@@ -10,7 +11,7 @@ use gregor_protocol::kafka_protocol::messages::{
 };
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::partition::Partition;
 
@@ -21,18 +22,21 @@ const HIGH_WATERMARK: i64 = -1;
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: DeleteRecordsRequest,
-    _version: i16,
 ) -> DeleteRecordsResponse {
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
+            let authorized =
+                broker.authorize(ctx, AclOperation::Delete, ResourceType::Topic, &t.name);
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
                     let result = match broker.replicas.get(&t.name, p.partition_index) {
+                        _ if !authorized => Err(ResponseError::TopicAuthorizationFailed),
                         Some(partition) => delete_before(&partition, p.offset),
                         None => Err(ResponseError::UnknownTopicOrPartition),
                     };

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_metadata::controller;
 use gregor_metadata::ApiError;
 use gregor_protocol::kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
@@ -12,7 +13,7 @@ use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::info;
 use uuid::Uuid;
 
-use super::{text, topic_name, ApiSupport};
+use super::{text, topic_name, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DeleteTopics, 1, 6);
@@ -22,9 +23,10 @@ const TOPIC_STATES_MIN_VERSION: i16 = 6;
 
 pub async fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: DeleteTopicsRequest,
-    version: i16,
 ) -> DeleteTopicsResponse {
+    let version = ctx.api_version;
     let wanted: Vec<(Option<String>, Uuid)> = if version >= TOPIC_STATES_MIN_VERSION {
         req.topics
             .iter()
@@ -61,7 +63,15 @@ pub async fn handle(
                 .ok()
                 .and_then(|n| image.topic(n))
                 .map_or(id, |t| t.topic_id);
-            let outcome = resolved.and_then(|n| delete(broker, &n).map(|_| n));
+            let outcome = resolved.and_then(|n| {
+                if !broker.authorize(ctx, AclOperation::Delete, ResourceType::Topic, &n) {
+                    return Err(ApiError::new(
+                        ResponseError::TopicAuthorizationFailed,
+                        "Authorization failed.",
+                    ));
+                }
+                delete(broker, &n).map(|_| n)
+            });
             let entry = DeletableTopicResult::default()
                 .with_name(name.as_deref().map(topic_name))
                 .with_topic_id(topic_id);

@@ -7,6 +7,8 @@ use gregor_protocol::kafka_protocol::messages::{
     ApiKey, BrokerId, DescribeClusterRequest, DescribeClusterResponse,
 };
 
+use gregor_metadata::acl::{ResourceType, CLUSTER_NAME};
+
 use super::metadata::{brokers, AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_OPERATIONS_ALL};
 use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
@@ -36,7 +38,12 @@ pub fn handle(
         .with_controller_id(BrokerId(broker.node_id()))
         .with_brokers(nodes)
         .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
-            CLUSTER_OPERATIONS_ALL
+            broker.authorized_operations(
+                ctx,
+                ResourceType::Cluster,
+                CLUSTER_NAME,
+                CLUSTER_OPERATIONS_ALL,
+            )
         } else {
             AUTHORIZED_OPERATIONS_OMITTED
         })

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use gregor_metadata::acl::AclOperation;
 use gregor_metadata::configs::{self, ConfigDef, ConfigSource, DynamicScope};
 use gregor_protocol::kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use gregor_protocol::kafka_protocol::messages::describe_configs_response::{
@@ -20,7 +21,7 @@ use gregor_protocol::kafka_protocol::messages::{
 };
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::topic_config;
@@ -47,13 +48,24 @@ pub struct Described {
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: DescribeConfigsRequest,
-    version: i16,
 ) -> DescribeConfigsResponse {
+    let version = ctx.api_version;
     let results = req
         .resources
         .iter()
         .map(|r| {
+            let op = AclOperation::DescribeConfigs;
+            if let Some(e) =
+                broker.config_resource_denied(ctx, r.resource_type, &r.resource_name, op)
+            {
+                return DescribeConfigsResult::default()
+                    .with_resource_type(r.resource_type)
+                    .with_resource_name(r.resource_name.clone())
+                    .with_error_code(e.code.code())
+                    .with_error_message(Some(text(&e.message)));
+            }
             describe_resource(
                 broker,
                 r,

@@ -7,12 +7,14 @@
 //! them from the segment files (see `gregor_protocol::splice` and
 //! `connection.rs`).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::select_all;
 use gregor_log::{FileSlice, ReadError};
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_metadata::MetadataImage;
 use gregor_protocol::kafka_protocol::messages::fetch_request::FetchRequest;
 use gregor_protocol::kafka_protocol::messages::fetch_response::{
@@ -25,7 +27,7 @@ use gregor_protocol::splice::records_placeholder;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::fetch_session::{SessionError, SessionKey, SessionPartition};
 use crate::partition::{Partition, PartitionError};
@@ -83,7 +85,8 @@ impl FetchReply {
     }
 }
 
-pub async fn handle(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> FetchReply {
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: FetchRequest) -> FetchReply {
+    let version = ctx.api_version;
     let image = broker.metadata.image();
     let requested = requested_partitions(&image, &req, version);
     let (session_id, incremental, partitions) = match open_session(broker, &req, version, requested)
@@ -91,9 +94,13 @@ pub async fn handle(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Fe
         Ok(s) => s,
         Err(code) => return FetchReply::error(code, req.session_id),
     };
+    let denied = denied_topics(broker, ctx, &partitions);
     let hosted: Vec<Option<Arc<Partition>>> = partitions
         .iter()
-        .map(|p| broker.replicas.get(&p.key.topic, p.key.partition))
+        .map(|p| match denied.contains(&p.key.topic) {
+            true => None,
+            false => broker.replicas.get(&p.key.topic, p.key.partition),
+        })
         .collect();
     let mut wakeups: Vec<_> = hosted.iter().flatten().map(|p| p.subscribe()).collect();
     let max_wait = Duration::from_millis(req.max_wait_ms.clamp(0, MAX_WAIT_MS_MAX) as u64);
@@ -102,7 +109,7 @@ pub async fn handle(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Fe
         wakeups.iter_mut().for_each(|w| {
             w.borrow_and_update();
         });
-        let reads = read_all(&image, &partitions, &hosted, &req, version);
+        let reads = read_all(&image, &partitions, &hosted, &denied, &req, version);
         let bytes: usize = reads.iter().map(PartitionRead::bytes).sum();
         let errors = reads.iter().any(|r| r.error != 0);
         if bytes >= req.min_bytes.max(0) as usize
@@ -114,7 +121,7 @@ pub async fn handle(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Fe
         }
         let changed = select_all(wakeups.iter_mut().map(|w| Box::pin(w.changed())));
         if tokio::time::timeout_at(deadline, changed).await.is_err() {
-            break read_all(&image, &partitions, &hosted, &req, version);
+            break read_all(&image, &partitions, &hosted, &denied, &req, version);
         }
     };
     let read_committed = req.isolation_level == READ_COMMITTED;
@@ -227,6 +234,7 @@ fn read_all(
     image: &MetadataImage,
     partitions: &[SessionPartition],
     hosted: &[Option<Arc<Partition>>],
+    denied: &HashSet<String>,
     req: &FetchRequest,
     version: i16,
 ) -> Vec<PartitionRead> {
@@ -236,6 +244,9 @@ fn read_all(
         .iter()
         .zip(hosted)
         .map(|(sp, hosted)| {
+            if denied.contains(&sp.key.topic) {
+                return failed(sp, ResponseError::TopicAuthorizationFailed);
+            }
             let Some(partition) = hosted else {
                 return unhosted(image, sp, version);
             };
@@ -262,6 +273,10 @@ fn unhosted(image: &MetadataImage, sp: &SessionPartition, version: i16) -> Parti
     } else {
         ResponseError::UnknownTopicOrPartition
     };
+    failed(sp, error)
+}
+
+fn failed(sp: &SessionPartition, error: ResponseError) -> PartitionRead {
     PartitionRead {
         key: sp.key.clone(),
         error: error.code(),
@@ -269,6 +284,20 @@ fn unhosted(image: &MetadataImage, sp: &SessionPartition, version: i16) -> Parti
         log_start_offset: -1,
         records: None,
     }
+}
+
+/// Topics of the session the principal may not READ.
+fn denied_topics(
+    broker: &Broker,
+    ctx: &RequestContext,
+    partitions: &[SessionPartition],
+) -> HashSet<String> {
+    let topics: HashSet<&str> = partitions.iter().map(|p| p.key.topic.as_str()).collect();
+    topics
+        .into_iter()
+        .filter(|t| !broker.authorize(ctx, AclOperation::Read, ResourceType::Topic, t))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Maps partition failures on the fetch path to Kafka's codes.

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use gregor_coordinator::OFFSETS_TOPIC;
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_metadata::controller::{self, NewTopic};
 use gregor_metadata::ApiError;
 use gregor_protocol::kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -103,6 +104,9 @@ fn find(broker: &Broker, ctx: &RequestContext, key_type: i8, key: &str) -> Found
         KEY_TYPE_TRANSACTION => return Found::error(ResponseError::CoordinatorNotAvailable),
         // Share groups (2) and unknown types: Kafka rejects the request.
         _ => return Found::error(ResponseError::InvalidRequest),
+    }
+    if !broker.authorize(ctx, AclOperation::Describe, ResourceType::Group, key) {
+        return Found::error(ResponseError::GroupAuthorizationFailed);
     }
     if let Err(e) = ensure_offsets_topic(broker) {
         warn!(error = %e.message, "cannot create {OFFSETS_TOPIC}");

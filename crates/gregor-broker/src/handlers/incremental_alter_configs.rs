@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::AclOperation;
 use gregor_metadata::controller::{self, AlterOp, ConfigChange};
 use gregor_metadata::{ApiError, MetadataImage, MetadataRecord};
 use gregor_protocol::kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
@@ -17,15 +18,15 @@ use tracing::info;
 use super::describe_configs::{
     RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_GROUP, RESOURCE_TOPIC,
 };
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::IncrementalAlterConfigs, 0, 1);
 
 pub async fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: IncrementalAlterConfigsRequest,
-    _version: i16,
 ) -> IncrementalAlterConfigsResponse {
     let responses = req
         .resources
@@ -34,7 +35,17 @@ pub async fn handle(
             let entry = AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
-            match alter(broker, r, req.validate_only) {
+            let denied = broker.config_resource_denied(
+                ctx,
+                r.resource_type,
+                &r.resource_name,
+                AclOperation::AlterConfigs,
+            );
+            let outcome = match denied {
+                Some(e) => Err(e),
+                None => alter(broker, r, req.validate_only),
+            };
+            match outcome {
                 Ok(()) => entry,
                 Err(e) => entry
                     .with_error_code(e.code.code())

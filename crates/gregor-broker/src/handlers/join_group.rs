@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use gregor_coordinator::classic::{ClientInfo, Waiter};
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::{ApiKey, JoinGroupRequest, JoinGroupResponse};
 use gregor_protocol::kafka_protocol::ResponseError;
 use uuid::Uuid;
@@ -25,6 +26,14 @@ pub async fn handle(
     req: JoinGroupRequest,
 ) -> JoinGroupResponse {
     let version = ctx.api_version;
+    if !broker.authorize(
+        ctx,
+        AclOperation::Read,
+        ResourceType::Group,
+        req.group_id.as_str(),
+    ) {
+        return failed(ResponseError::GroupAuthorizationFailed, &req, version);
+    }
     let (id, answer) = broker.group_waiters.park_join();
     let waiter = Waiter {
         id,
@@ -185,7 +194,7 @@ mod tests {
         for v in sync_group::SUPPORT.min..=sync_group::SUPPORT.max {
             let group = format!("sync-v{v}");
             let member = join(&broker, &group, 5).await.member_id.to_string();
-            let r = sync_group::handle(&broker, sync_req(&group, &member, v), v).await;
+            let r = sync_group::handle(&broker, &ctx(v), sync_req(&group, &member, v)).await;
             encodes(&r, v);
             assert_eq!(
                 (r.error_code, r.assignment.as_ref()),
@@ -200,7 +209,7 @@ mod tests {
                 .with_group_id(GroupId(s(&group)))
                 .with_generation_id(1)
                 .with_member_id(s(&member));
-            let r = heartbeat::handle(&broker, req, v);
+            let r = heartbeat::handle(&broker, &ctx(v), req);
             encodes(&r, v);
             assert_eq!(r.error_code, 0, "Heartbeat v{v}");
         }
@@ -208,7 +217,7 @@ mod tests {
             let req = DescribeGroupsRequest::default()
                 .with_groups(vec![GroupId(s(&group)), GroupId(s("missing"))])
                 .with_include_authorized_operations(v >= 3);
-            let r = describe_groups::handle(&broker, req, v);
+            let r = describe_groups::handle(&broker, &ctx(v), req);
             encodes(&r, v);
             let g = &r.groups[0];
             assert_eq!(
@@ -242,7 +251,7 @@ mod tests {
             } else {
                 req.member_id = s(member);
             }
-            let r = leave_group::handle(&broker, req, v);
+            let r = leave_group::handle(&broker, &ctx(v), req);
             encodes(&r, v);
             assert_eq!(r.error_code, 0, "LeaveGroup v{v}");
             assert!(r.members.iter().all(|m| m.error_code == 0));
@@ -263,7 +272,7 @@ mod tests {
         find_coordinator::ensure_offsets_topic(&broker).expect("offsets topic");
         let ticker = Ticker::start(&broker);
         let member = join(&broker, "kept", 5).await.member_id.to_string();
-        let r = sync_group::handle(&broker, sync_req("kept", &member, 3), 3).await;
+        let r = sync_group::handle(&broker, &ctx(3), sync_req("kept", &member, 3)).await;
         assert_eq!(r.error_code, 0);
         drop(ticker);
         broker.close().expect("close");
@@ -280,8 +289,8 @@ mod tests {
             .with_group_id(GroupId(s("kept")))
             .with_generation_id(1)
             .with_member_id(s(&member));
-        assert_eq!(heartbeat::handle(&broker, req, 3).error_code, 0);
-        let r = sync_group::handle(&broker, sync_req("kept", &member, 3), 3).await;
+        assert_eq!(heartbeat::handle(&broker, &ctx(3), req).error_code, 0);
+        let r = sync_group::handle(&broker, &ctx(3), sync_req("kept", &member, 3)).await;
         assert_eq!(r.assignment.as_ref(), b"mine");
     }
 }

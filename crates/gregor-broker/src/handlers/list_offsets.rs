@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
 use gregor_protocol::kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -9,7 +10,7 @@ use gregor_protocol::kafka_protocol::messages::list_offsets_response::{
 use gregor_protocol::kafka_protocol::messages::{ApiKey, ListOffsetsRequest, ListOffsetsResponse};
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::partition::Partition;
 
@@ -24,15 +25,29 @@ const LATEST_TIERED: i64 = -5;
 /// Responses carry the leader epoch from v4 on.
 const LEADER_EPOCH_MIN_VERSION: i16 = 4;
 
-pub fn handle(broker: &Arc<Broker>, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+pub fn handle(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: ListOffsetsRequest,
+) -> ListOffsetsResponse {
+    let version = ctx.api_version;
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
+            let authorized =
+                broker.authorize(ctx, AclOperation::Describe, ResourceType::Topic, &t.name);
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| match broker.replicas.get(&t.name, p.partition_index) {
+                    _ if !authorized => answer(
+                        p.partition_index,
+                        ResponseError::TopicAuthorizationFailed.code(),
+                        -1,
+                        -1,
+                        -1,
+                    ),
                     Some(partition) => lookup(&partition, p),
                     None => answer(
                         p.partition_index,

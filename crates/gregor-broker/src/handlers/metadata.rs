@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 use gregor_metadata::controller::{self, NewTopic};
 use gregor_metadata::{ApiError, MetadataImage, TopicImage};
 use gregor_protocol::kafka_protocol::messages::metadata_response::{
@@ -46,16 +47,48 @@ pub async fn handle(
         Some(t) => t.is_empty() && version == 0,
     };
     let mut topics = Vec::new();
+    let describable =
+        |name: &str| broker.authorize(ctx, AclOperation::Describe, ResourceType::Topic, name);
     if all {
+        // Kafka lists only the topics the principal may describe.
         topics.extend(
             image
                 .topics()
+                .filter(|t| describable(&t.name))
                 .map(|t| topic_response(t, req.include_topic_authorized_operations)),
         );
     } else {
         let auto_create = broker.config.auto_create_topics_enable
             && (version < 4 || req.allow_auto_topic_creation);
         for wanted in req.topics.iter().flatten() {
+            let named = wanted
+                .name
+                .as_deref()
+                .map(|n| n.as_str())
+                .or_else(|| image.topic_by_id(&wanted.topic_id).map(|t| t.name.as_str()));
+            if let Some(name) = named.filter(|n| !describable(n)) {
+                let name = StrBytes::from_string(name.to_string());
+                topics.push(error_topic(
+                    Some(&name),
+                    wanted.topic_id,
+                    ResponseError::TopicAuthorizationFailed,
+                ));
+                continue;
+            }
+            // Auto-creation needs CREATE on the cluster or on the topic.
+            let may_create = |n: &str| {
+                broker.authorize(
+                    ctx,
+                    AclOperation::Create,
+                    ResourceType::Cluster,
+                    CLUSTER_NAME,
+                ) || broker.authorize(ctx, AclOperation::Create, ResourceType::Topic, n)
+            };
+            let auto_create = auto_create
+                && wanted
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| may_create(n.as_str()));
             let (entry, newer) = requested_topic(
                 broker,
                 &image,
@@ -71,13 +104,30 @@ pub async fn handle(
             topics.push(entry);
         }
     }
+    if req.include_topic_authorized_operations {
+        for t in topics.iter_mut().filter(|t| t.error_code == 0) {
+            if let Some(name) = &t.name {
+                t.topic_authorized_operations = broker.authorized_operations(
+                    ctx,
+                    ResourceType::Topic,
+                    name.as_str(),
+                    TOPIC_OPERATIONS_ALL,
+                );
+            }
+        }
+    }
     let mut resp = MetadataResponse::default()
         .with_brokers(brokers(broker, &ctx.listener))
         .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
         .with_controller_id(BrokerId(broker.node_id()))
         .with_topics(topics);
     resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
-        CLUSTER_OPERATIONS_ALL
+        broker.authorized_operations(
+            ctx,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+            CLUSTER_OPERATIONS_ALL,
+        )
     } else {
         AUTHORIZED_OPERATIONS_OMITTED
     };

@@ -9,21 +9,27 @@ use gregor_protocol::kafka_protocol::messages::{ApiKey, RequestKind, ResponseKin
 
 use crate::broker::Broker;
 
+mod acl_common;
 pub mod alter_client_quotas;
 pub mod alter_configs;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_user_scram_credentials;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -92,6 +98,11 @@ pub const SUPPORTED: &[ApiSupport] = &[
     consumer_group_describe::SUPPORT,
     delete_groups::SUPPORT,
     offset_delete::SUPPORT,
+    create_acls::SUPPORT,
+    describe_acls::SUPPORT,
+    delete_acls::SUPPORT,
+    describe_user_scram_credentials::SUPPORT,
+    alter_user_scram_credentials::SUPPORT,
     describe_client_quotas::SUPPORT,
     alter_client_quotas::SUPPORT,
 ];
@@ -129,7 +140,7 @@ pub async fn dispatch(
         RequestKind::ApiVersions(r) => api_versions::handle(r, v).into(),
         RequestKind::Metadata(r) => metadata::handle(broker, ctx, r).await.into(),
         RequestKind::Produce(r) => {
-            return produce::handle(broker, r, v)
+            return produce::handle(broker, ctx, r)
                 .await
                 .map(|r| Reply::Body(r.into()))
         }
@@ -137,38 +148,49 @@ pub async fn dispatch(
             if let Some(cap) = crate::quota::fetch_bytes_cap(broker, ctx) {
                 r.max_bytes = r.max_bytes.min(cap);
             }
-            return Some(Reply::Fetch(fetch::handle(broker, r, v).await));
+            return Some(Reply::Fetch(fetch::handle(broker, ctx, r).await));
         }
-        RequestKind::ListOffsets(r) => list_offsets::handle(broker, r, v).into(),
-        RequestKind::CreateTopics(r) => create_topics::handle(broker, r, v).await.into(),
-        RequestKind::DeleteTopics(r) => delete_topics::handle(broker, r, v).await.into(),
-        RequestKind::CreatePartitions(r) => create_partitions::handle(broker, r, v).await.into(),
-        RequestKind::DeleteRecords(r) => delete_records::handle(broker, r, v).into(),
+        RequestKind::ListOffsets(r) => list_offsets::handle(broker, ctx, r).into(),
+        RequestKind::CreateTopics(r) => create_topics::handle(broker, ctx, r).await.into(),
+        RequestKind::DeleteTopics(r) => delete_topics::handle(broker, ctx, r).await.into(),
+        RequestKind::CreatePartitions(r) => create_partitions::handle(broker, ctx, r).await.into(),
+        RequestKind::DeleteRecords(r) => delete_records::handle(broker, ctx, r).into(),
         RequestKind::InitProducerId(r) => init_producer_id::handle(broker, r, v).into(),
-        RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, r, v).into(),
+        RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, ctx, r).into(),
         RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(broker, r, v).into(),
         RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, ctx, r).into(),
         RequestKind::IncrementalAlterConfigs(r) => {
-            incremental_alter_configs::handle(broker, r, v).await.into()
+            incremental_alter_configs::handle(broker, ctx, r)
+                .await
+                .into()
         }
-        RequestKind::AlterConfigs(r) => alter_configs::handle(broker, r, v).await.into(),
+        RequestKind::AlterConfigs(r) => alter_configs::handle(broker, ctx, r).await.into(),
         RequestKind::FindCoordinator(r) => find_coordinator::handle(broker, ctx, r).into(),
-        RequestKind::OffsetCommit(r) => offset_commit::handle(broker, r, v).into(),
-        RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, r, v).into(),
+        RequestKind::OffsetCommit(r) => offset_commit::handle(broker, ctx, r).into(),
+        RequestKind::OffsetFetch(r) => offset_fetch::handle(broker, ctx, r).into(),
         RequestKind::JoinGroup(r) => join_group::handle(broker, ctx, r).await.into(),
-        RequestKind::SyncGroup(r) => sync_group::handle(broker, r, v).await.into(),
-        RequestKind::Heartbeat(r) => heartbeat::handle(broker, r, v).into(),
-        RequestKind::LeaveGroup(r) => leave_group::handle(broker, r, v).into(),
-        RequestKind::DescribeGroups(r) => describe_groups::handle(broker, r, v).into(),
+        RequestKind::SyncGroup(r) => sync_group::handle(broker, ctx, r).await.into(),
+        RequestKind::Heartbeat(r) => heartbeat::handle(broker, ctx, r).into(),
+        RequestKind::LeaveGroup(r) => leave_group::handle(broker, ctx, r).into(),
+        RequestKind::DescribeGroups(r) => describe_groups::handle(broker, ctx, r).into(),
         RequestKind::ListGroups(r) => list_groups::handle(broker, r, v).into(),
         RequestKind::ConsumerGroupHeartbeat(r) => {
             consumer_group_heartbeat::handle(broker, ctx, r).into()
         }
         RequestKind::ConsumerGroupDescribe(r) => {
-            consumer_group_describe::handle(broker, r, v).into()
+            consumer_group_describe::handle(broker, ctx, r).into()
         }
-        RequestKind::DeleteGroups(r) => delete_groups::handle(broker, r, v).into(),
+        RequestKind::DeleteGroups(r) => delete_groups::handle(broker, ctx, r).into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),
+        RequestKind::CreateAcls(r) => create_acls::handle(broker, ctx, r).into(),
+        RequestKind::DescribeAcls(r) => describe_acls::handle(broker, ctx, r).into(),
+        RequestKind::DeleteAcls(r) => delete_acls::handle(broker, ctx, r).into(),
+        RequestKind::DescribeUserScramCredentials(r) => {
+            describe_user_scram_credentials::handle(broker, ctx, r).into()
+        }
+        RequestKind::AlterUserScramCredentials(r) => {
+            alter_user_scram_credentials::handle(broker, ctx, r).into()
+        }
         RequestKind::DescribeClientQuotas(r) => describe_client_quotas::handle(broker, r, v).into(),
         RequestKind::AlterClientQuotas(r) => alter_client_quotas::handle(broker, r, v).await.into(),
         // `support()` admitted only the APIs listed above.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gregor_log::AppendError;
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
@@ -17,7 +18,7 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::warn;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::{Broker, GroupOpError};
 use crate::partition::PartitionError;
 use crate::time::now_ms;
@@ -29,10 +30,26 @@ type Codes = HashMap<(String, i32), i16>;
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: OffsetCommitRequest,
-    version: i16,
 ) -> OffsetCommitResponse {
-    let (known, mut codes) = split_unknown(broker, &req);
+    let version = ctx.api_version;
+    if !broker.authorize(ctx, AclOperation::Read, ResourceType::Group, &req.group_id) {
+        let denied = ResponseError::GroupAuthorizationFailed.code();
+        let codes = req
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| ((t.name.to_string(), p.partition_index), denied))
+            })
+            .collect();
+        return response(&req, &codes);
+    }
+    let readable =
+        |topic: &str| broker.authorize(ctx, AclOperation::Read, ResourceType::Topic, topic);
+    let (known, mut codes) = split_unknown(broker, &req, readable);
     if !known.topics.is_empty() {
         let group_id = known.group_id.to_string();
         let result = tokio::task::block_in_place(|| {
@@ -61,14 +78,28 @@ pub fn handle(
     response(&req, &codes)
 }
 
-/// The request without partitions of unknown topics, and those partitions'
-/// UNKNOWN_TOPIC_OR_PARTITION answers.
-fn split_unknown(broker: &Broker, req: &OffsetCommitRequest) -> (OffsetCommitRequest, Codes) {
+/// The request without partitions of unknown or unreadable topics, and
+/// those partitions' UNKNOWN_TOPIC_OR_PARTITION / TOPIC_AUTHORIZATION_FAILED
+/// answers.
+fn split_unknown(
+    broker: &Broker,
+    req: &OffsetCommitRequest,
+    readable: impl Fn(&str) -> bool,
+) -> (OffsetCommitRequest, Codes) {
     let image = broker.metadata.image();
     let mut codes = Codes::new();
     let mut known = req.clone();
     known.topics.clear();
     for topic in &req.topics {
+        if !readable(&topic.name) {
+            for p in &topic.partitions {
+                codes.insert(
+                    (topic.name.to_string(), p.partition_index),
+                    ResponseError::TopicAuthorizationFailed.code(),
+                );
+            }
+            continue;
+        }
         let exists = |p: i32| {
             image
                 .topic(&topic.name)
@@ -195,10 +226,10 @@ mod tests {
             dir.path(),
             &["offsets.topic.num.partitions=3", "num.partitions=2"],
         );
-        let before = handle(&broker, commit("g", &[]), 8);
+        let before = handle(&broker, &ctx(8), commit("g", &[]));
         assert!(before.topics.is_empty());
         metadata::auto_create_topic(&broker, "t").expect("topic t");
-        let early = handle(&broker, commit("g", &[("t", 0, 1)]), 8);
+        let early = handle(&broker, &ctx(8), commit("g", &[("t", 0, 1)]));
         assert_eq!(
             codes(&early),
             vec![("t".into(), 0, ResponseError::NotCoordinator.code())],
@@ -259,7 +290,7 @@ mod tests {
             "g",
             &[("t", 0, 5), ("t", 1, 6), ("t", 9, 1), ("nope", 0, 1)],
         );
-        let resp = handle(&broker, req.clone(), 8);
+        let resp = handle(&broker, &ctx(8), req.clone());
         let unknown = ResponseError::UnknownTopicOrPartition.code();
         assert_eq!(
             codes(&resp),
@@ -274,7 +305,7 @@ mod tests {
             encodes(&resp, v);
         }
         let member = req.clone().with_generation_id_or_member_epoch(3);
-        let refused = handle(&broker, member, 9);
+        let refused = handle(&broker, &ctx(9), member);
         assert_eq!(codes(&refused)[0].2, ResponseError::UnknownMemberId.code());
 
         // Two groups in one v8 request: one with every offset, one with none.
@@ -288,7 +319,7 @@ mod tests {
                     .with_name(TopicName(s("t")))
                     .with_partition_indexes(vec![0])])),
         ]);
-        let got = offset_fetch::handle(&broker, fetch, 8);
+        let got = offset_fetch::handle(&broker, &ctx(8), fetch);
         encodes(&got, 8);
         let rows: Vec<(String, i32, i64)> = got
             .groups
@@ -324,7 +355,7 @@ mod tests {
             .with_topics(Some(vec![OffsetFetchRequestTopic::default()
                 .with_name(TopicName(s("t")))
                 .with_partition_indexes(vec![0, 1])]));
-        let got = offset_fetch::handle(&reopened, v7, 7);
+        let got = offset_fetch::handle(&reopened, &ctx(7), v7);
         encodes(&got, 7);
         let loaded: Vec<(i32, i64, Option<String>)> = got.topics[0]
             .partitions
@@ -341,5 +372,98 @@ mod tests {
             loaded,
             vec![(0, 5, Some("md".into())), (1, 6, Some("md".into()))]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_and_topic_acls_decide_commits_and_fetches() {
+        use gregor_metadata::acl::{AclBinding, AclPermission, PatternType};
+        use gregor_metadata::controller::acls;
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(
+            dir.path(),
+            &[
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "allow.everyone.if.no.acl.found=true",
+            ],
+        );
+        metadata::auto_create_topic(&broker, "t").expect("topic t");
+        metadata::auto_create_topic(&broker, "secret").expect("topic secret");
+        let deny = |rtype, name: &str, op| AclBinding {
+            resource_type: rtype,
+            resource_name: name.into(),
+            pattern_type: PatternType::Literal,
+            principal: "User:ANONYMOUS".into(),
+            host: "*".into(),
+            operation: op,
+            permission: AclPermission::Deny,
+        };
+        let denials = [
+            deny(ResourceType::Group, "closed", AclOperation::All),
+            deny(ResourceType::Topic, "secret", AclOperation::Read),
+        ];
+        // Before the ACLs exist: the coordinator and an offset for "secret".
+        let open = find_coordinator::handle(
+            &broker,
+            &ctx(3),
+            FindCoordinatorRequest::default().with_key(s("g")),
+        );
+        assert_eq!(open.error_code, 0);
+        let before = handle(&broker, &ctx(8), commit("g", &[("secret", 0, 7)]));
+        assert_eq!(codes(&before), vec![("secret".into(), 0, 0)]);
+        broker
+            .commit_metadata(|image| {
+                Ok::<_, std::convert::Infallible>((acls::create_acls(image, &denials).0, ()))
+            })
+            .unwrap()
+            .unwrap();
+        let found = find_coordinator::handle(
+            &broker,
+            &ctx(3),
+            FindCoordinatorRequest::default().with_key(s("closed")),
+        );
+        assert_eq!(
+            found.error_code,
+            ResponseError::GroupAuthorizationFailed.code()
+        );
+
+        let refused = handle(&broker, &ctx(8), commit("closed", &[("t", 0, 1)]));
+        let group_denied = ResponseError::GroupAuthorizationFailed.code();
+        assert_eq!(codes(&refused), vec![("t".into(), 0, group_denied)]);
+        let mixed = handle(
+            &broker,
+            &ctx(8),
+            commit("g", &[("t", 0, 1), ("secret", 0, 1)]),
+        );
+        assert_eq!(
+            codes(&mixed),
+            vec![
+                ("t".into(), 0, 0),
+                (
+                    "secret".into(),
+                    0,
+                    ResponseError::TopicAuthorizationFailed.code()
+                ),
+            ]
+        );
+
+        let fetch = |group: &str| {
+            OffsetFetchRequest::default()
+                .with_group_id(GroupId(s(group)))
+                .with_topics(None)
+        };
+        let closed = offset_fetch::handle(&broker, &ctx(7), fetch("closed"));
+        assert_eq!(closed.error_code, group_denied);
+        let all = offset_fetch::handle(&broker, &ctx(7), fetch("g"));
+        assert_eq!(all.error_code, 0);
+        use gregor_protocol::kafka_protocol::messages::{DeleteGroupsRequest, HeartbeatRequest};
+        let hb = HeartbeatRequest::default().with_group_id(GroupId(s("closed")));
+        let hb = crate::handlers::heartbeat::handle(&broker, &ctx(4), hb);
+        assert_eq!(hb.error_code, group_denied);
+        let del = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("closed"))]);
+        let del = crate::handlers::delete_groups::handle(&broker, &ctx(2), del);
+        assert_eq!(del.results[0].error_code, group_denied);
+        // "secret" has a committed offset but may not be described: hidden.
+        let names: Vec<&str> = all.topics.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, vec!["t"]);
     }
 }

@@ -99,7 +99,7 @@ mod tests {
         let req = OffsetCommitRequest::default()
             .with_group_id(GroupId(s(group)))
             .with_topics(vec![topic]);
-        let resp = offset_commit::handle(broker, req, 8);
+        let resp = offset_commit::handle(broker, &crate::handlers::test_support::ctx(8), req);
         assert!(resp.topics[0].partitions.iter().all(|p| p.error_code == 0));
     }
 
@@ -153,7 +153,7 @@ mod tests {
 
         let del = DeleteGroupsRequest::default()
             .with_groups_names(vec![GroupId(s("g")), GroupId(s("none"))]);
-        let resp = delete_groups::handle(&broker, del, 2);
+        let resp = delete_groups::handle(&broker, &crate::handlers::test_support::ctx(2), del);
         for v in delete_groups::SUPPORT.min..=delete_groups::SUPPORT.max {
             encodes(&resp, v);
         }

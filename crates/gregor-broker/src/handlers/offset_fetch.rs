@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopics,
 };
@@ -18,7 +19,7 @@ use gregor_protocol::kafka_protocol::messages::{ApiKey, OffsetFetchRequest, Offs
 use gregor_protocol::kafka_protocol::protocol::StrBytes;
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::{Broker, GroupOpError};
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::OffsetFetch, 1, 9);
@@ -31,12 +32,17 @@ const TOP_LEVEL_ERROR_MIN_VERSION: i16 = 2;
 /// Committed leader epochs are returned from v5 on.
 const LEADER_EPOCH_MIN_VERSION: i16 = 5;
 
-pub fn handle(broker: &Arc<Broker>, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+pub fn handle(
+    broker: &Arc<Broker>,
+    ctx: &RequestContext,
+    req: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    let version = ctx.api_version;
     if version >= GROUPS_MIN_VERSION {
         let groups = req
             .groups
             .iter()
-            .map(|g| fetch_group(broker, g, req.require_stable))
+            .map(|g| fetch_group(broker, ctx, g, req.require_stable))
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
@@ -52,26 +58,62 @@ pub fn handle(broker: &Arc<Broker>, req: OffsetFetchRequest, version: i16) -> Of
     let group = OffsetFetchRequestGroup::default()
         .with_group_id(req.group_id.clone())
         .with_topics(topics);
-    let answer = fetch_group(broker, &group, req.require_stable);
+    let answer = fetch_group(broker, ctx, &group, req.require_stable);
     single_group_response(&group, answer, version)
 }
 
 fn fetch_group(
     broker: &Broker,
+    ctx: &RequestContext,
     group: &OffsetFetchRequestGroup,
     require_stable: bool,
 ) -> OffsetFetchResponseGroup {
+    if !broker.authorize(
+        ctx,
+        AclOperation::Describe,
+        ResourceType::Group,
+        &group.group_id,
+    ) {
+        return OffsetFetchResponseGroup::default()
+            .with_group_id(group.group_id.clone())
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     let result = tokio::task::block_in_place(|| {
         broker.group_read(&group.group_id, |shard| {
             shard.fetch_offsets(group, require_stable)
         })
     });
     match result {
-        Ok(answer) => answer,
+        Ok(answer) => hide_undescribable(broker, ctx, group.topics.is_none(), answer),
         Err(e) => OffsetFetchResponseGroup::default()
             .with_group_id(group.group_id.clone())
             .with_error_code(error_code(&e).code()),
     }
+}
+
+/// Topics the principal may not DESCRIBE: left out when all topics were
+/// asked for, else answered TOPIC_AUTHORIZATION_FAILED, as Kafka does.
+fn hide_undescribable(
+    broker: &Broker,
+    ctx: &RequestContext,
+    all_topics: bool,
+    mut answer: OffsetFetchResponseGroup,
+) -> OffsetFetchResponseGroup {
+    let describable =
+        |name: &str| broker.authorize(ctx, AclOperation::Describe, ResourceType::Topic, name);
+    if all_topics {
+        answer.topics.retain(|t| describable(&t.name));
+        return answer;
+    }
+    for t in answer.topics.iter_mut().filter(|t| !describable(&t.name)) {
+        for p in &mut t.partitions {
+            p.committed_offset = -1;
+            p.committed_leader_epoch = -1;
+            p.metadata = None;
+            p.error_code = ResponseError::TopicAuthorizationFailed.code();
+        }
+    }
+    answer
 }
 
 fn error_code(e: &GroupOpError) -> ResponseError {

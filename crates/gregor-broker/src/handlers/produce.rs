@@ -13,7 +13,9 @@ use gregor_protocol::kafka_protocol::messages::{ApiKey, ProduceResponse};
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::warn;
 
-use super::{text, ApiSupport};
+use gregor_metadata::acl::{AclOperation, ResourceType};
+
+use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::partition::PartitionError;
 use crate::time::now_ms;
@@ -26,9 +28,10 @@ const TOPIC_IDS_MIN_VERSION: i16 = 13;
 /// Returns `None` for acks=0: the client expects no response at all.
 pub async fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: ProduceRequest,
-    version: i16,
 ) -> Option<ProduceResponse> {
+    let version = ctx.api_version;
     let acks_valid = matches!(req.acks, -1..=1);
     let image = broker.metadata.image();
     let now = now_ms();
@@ -39,12 +42,18 @@ pub async fn handle(
         } else {
             Some(topic.name.to_string())
         };
+        let authorized = name
+            .as_deref()
+            .is_some_and(|n| broker.authorize(ctx, AclOperation::Write, ResourceType::Topic, n));
         let partitions = topic
             .partition_data
             .into_iter()
             .map(|p| match (&name, acks_valid) {
                 (_, false) => error_response(p.index, ResponseError::InvalidRequiredAcks, None),
                 (None, true) => error_response(p.index, ResponseError::UnknownTopicId, None),
+                (Some(_), true) if !authorized => {
+                    error_response(p.index, ResponseError::TopicAuthorizationFailed, None)
+                }
                 (Some(name), true) => append(broker, name, p, now),
             })
             .collect();

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use gregor_coordinator::classic::Waiter;
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::{ApiKey, SyncGroupRequest, SyncGroupResponse};
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::group_membership::group_op_error_code;
 use crate::time::now_ms;
@@ -16,9 +17,13 @@ pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::SyncGroup, 0, 5);
 
 pub async fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: SyncGroupRequest,
-    version: i16,
 ) -> SyncGroupResponse {
+    let version = ctx.api_version;
+    if !broker.authorize(ctx, AclOperation::Read, ResourceType::Group, &req.group_id) {
+        return failed(ResponseError::GroupAuthorizationFailed);
+    }
     let (id, answer) = broker.group_waiters.park_sync();
     let waiter = Waiter {
         id,

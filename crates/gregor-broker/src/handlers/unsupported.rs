@@ -2,9 +2,8 @@
 //!
 //! They are not advertised in ApiVersions, so well-behaved clients do not
 //! send them; one that does still gets an answer with an error, not a
-//! closed connection: Kafka's own answer where it has one (no authorizer →
-//! SECURITY_DISABLED, no SASL on the listener → ILLEGAL_SASL_STATE),
-//! UNSUPPORTED_VERSION otherwise. Responses without a top-level error code
+//! closed connection: Kafka's own answer where it has one (no SASL on the
+//! listener → ILLEGAL_SASL_STATE), UNSUPPORTED_VERSION otherwise. Responses without a top-level error code
 //! have no generic error shape; for those the caller closes the connection.
 
 use gregor_protocol::kafka_protocol::messages::*;
@@ -22,7 +21,6 @@ macro_rules! answer_with_error {
 /// The error answer for `body`, if its response type can carry one.
 pub fn error_response(body: &RequestKind) -> Option<ResponseKind> {
     let code = match body {
-        RequestKind::DescribeAcls(_) => ResponseError::SecurityDisabled,
         RequestKind::SaslHandshake(_) | RequestKind::SaslAuthenticate(_) => {
             ResponseError::IllegalSaslState
         }
@@ -41,11 +39,9 @@ pub fn error_response(body: &RequestKind) -> Option<ResponseKind> {
         BrokerRegistration => BrokerRegistrationResponse,
         ControllerRegistration => ControllerRegistrationResponse,
         CreateDelegationToken => CreateDelegationTokenResponse,
-        DescribeAcls => DescribeAclsResponse,
         DescribeClientQuotas => DescribeClientQuotasResponse,
         DescribeDelegationToken => DescribeDelegationTokenResponse,
         DescribeQuorum => DescribeQuorumResponse,
-        DescribeUserScramCredentials => DescribeUserScramCredentialsResponse,
         ElectLeaders => ElectLeadersResponse,
         EndQuorumEpoch => EndQuorumEpochResponse,
         EndTxn => EndTxnResponse,
