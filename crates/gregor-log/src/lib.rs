@@ -14,7 +14,8 @@
 //!
 //! Files in a partition directory besides Kafka's own:
 //! `gregor-log.checkpoint` (log start offset and recovery point, see
-//! `checkpoint.rs`) and `<offset>.snapshot` in Gregor's producer-snapshot
+//! `checkpoint.rs`), Kafka's own `leader-epoch-checkpoint` (see
+//! `leader_epoch.rs`) and `<offset>.snapshot` in Gregor's producer-snapshot
 //! format (see `snapshot.rs`).
 
 mod checkpoint;
@@ -22,6 +23,7 @@ mod config;
 mod error;
 mod file_storage;
 mod index;
+mod leader_epoch;
 mod log;
 mod log_open;
 mod log_read;
@@ -36,6 +38,7 @@ mod storage;
 pub use config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 pub use error::{AppendError, LogError, ReadError};
 pub use file_storage::FileStorage;
+pub use leader_epoch::{EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use log::{AppendInfo, FlushJob, Log, ReadResult, SlicedRead};
 pub use mem_storage::MemStorage;
 pub use producer_state::{AppendOrigin, BatchMetadata, ProducerState, PRODUCER_BATCHES_RETAINED};
