@@ -82,6 +82,7 @@ impl ReplicaManager {
                 let compacted = topic_config::is_compacted(&self.config, &topic.configs);
                 if let Some(existing) = self.get(&topic.name, p.partition) {
                     existing.reconfigure(config, compacted);
+                    existing.set_leader_epoch(p.leader_epoch);
                     continue;
                 }
                 let dir = self.log_dir.join(format!("{}-{}", topic.name, p.partition));

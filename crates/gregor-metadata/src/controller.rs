@@ -356,6 +356,8 @@ fn validate_assignments(
 
 mod alter_configs;
 pub use alter_configs::{alter_topic_configs, AlterOp};
+mod elect_leaders;
+pub use elect_leaders::{elect_leader, ElectionType};
 
 #[cfg(test)]
 mod tests;

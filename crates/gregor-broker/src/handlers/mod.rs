@@ -21,6 +21,9 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod describe_topic_partitions;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -28,12 +31,14 @@ pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
+pub mod list_config_resources;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 #[cfg(test)]
@@ -88,6 +93,11 @@ pub const SUPPORTED: &[ApiSupport] = &[
     consumer_group_describe::SUPPORT,
     delete_groups::SUPPORT,
     offset_delete::SUPPORT,
+    offset_for_leader_epoch::SUPPORT,
+    elect_leaders::SUPPORT,
+    describe_producers::SUPPORT,
+    list_config_resources::SUPPORT,
+    describe_topic_partitions::SUPPORT,
 ];
 
 pub fn support(key: ApiKey) -> Option<ApiSupport> {
@@ -157,6 +167,15 @@ pub async fn dispatch(
         }
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, r, v).into(),
         RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            offset_for_leader_epoch::handle(broker, r, v).into()
+        }
+        RequestKind::ElectLeaders(r) => elect_leaders::handle(broker, r, v).into(),
+        RequestKind::DescribeProducers(r) => describe_producers::handle(broker, r, v).into(),
+        RequestKind::ListConfigResources(r) => list_config_resources::handle(broker, r, v).into(),
+        RequestKind::DescribeTopicPartitions(r) => {
+            describe_topic_partitions::handle(broker, r, v).into()
+        }
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     }))
