@@ -9,23 +9,36 @@
 #                           acks=all, 1 and 8 partitions, 3 repetitions
 #   bench/run.sh --quick    smoke test: 2 small scenarios, 1 repetition; the
 #                           report's header says it is a smoke run
+#   bench/run.sh --scale    only the scale benchmark (bench/scale.py): 10,000
+#                           partitions (create, Metadata, idle RSS, restarts),
+#                           1,000 idle connections, restart after kill -9 with
+#                           10 GB in 1,000 partitions; replaces only the
+#                           "## Scale" section of the output file
+#   bench/run.sh --scale --quick   the same with 1,000 partitions, 100
+#                           connections and 0.5 GB (a smoke run)
 #
 # Options: --out FILE (default: BENCHMARKS.md at the repository root),
-# --workdir DIR (where broker data dirs and the dd file go; default $TMPDIR).
+# --workdir DIR (where broker data dirs and the dd file go; default $TMPDIR),
+# --scale-gb GB (with --scale: GB written before the kill -9; default 10).
+# A matrix run rewrites the output file but keeps its "## Scale" sections.
 # Exit status 1 if any scenario failed (the report lists the failures).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 command="bench/run.sh${*:+ $*}"
 quick=()
+scale=0
+scale_gb=()
 out="$root/BENCHMARKS.md"
 workdir=()
 while (($#)); do
     case "$1" in
         --quick) quick=(--quick) ;;
+        --scale) scale=1 ;;
+        --scale-gb) scale_gb=(--scale-gb "$2"); shift ;;
         --out) out="$(realpath -m "$2")"; shift ;;
         --workdir) workdir=(--workdir "$2"); shift ;;
-        -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -46,6 +59,20 @@ librdkafka="$("$root/scripts/compat/librdkafka/build.sh")"
 perf="$librdkafka/examples/rdkafka_performance"
 version="$(sed -n 's/.*librdkafka version \([0-9.]*\).*/\1/p' < <("$perf" -h 2>&1 || true) | head -1)"
 
+if ((scale)); then
+    status=0
+    python3 "$root/bench/scale.py" "${quick[@]}" "${scale_gb[@]}" "${workdir[@]}" \
+        --gregor "$gregor" --rdkafka-performance "$perf" --out "$out" --command "$command" || status=$?
+    exit "$status"
+fi
+((${#scale_gb[@]} == 0)) || { echo "bench/run.sh: --scale-gb needs --scale" >&2; exit 2; }
+
+# bench.py writes the whole file; the scale sections come from another run.
+scale_sections=""
+[[ -f "$out" ]] && scale_sections="$(awk '/^## /{keep = /^## Scale/} keep' "$out")"
+status=0
 python3 "$root/bench/bench.py" "${quick[@]}" "${workdir[@]}" \
     --gregor "$gregor" --rdkafka-performance "$perf" --librdkafka-version "${version:-unknown}" \
-    --out "$out" --command "$command"
+    --out "$out" --command "$command" || status=$?
+[[ -z "$scale_sections" ]] || printf '\n%s\n' "$scale_sections" >>"$out"
+exit "$status"

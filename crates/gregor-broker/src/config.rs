@@ -99,6 +99,8 @@ pub struct BrokerConfig {
     pub connections_max_idle_ms: u64,
     pub num_network_threads: usize,
     pub num_io_threads: usize,
+    /// Threads that open (recover) logs at start and close them at shutdown.
+    pub num_recovery_threads_per_data_dir: usize,
     pub queued_max_requests: usize,
     pub fetch_max_bytes: usize,
     pub replica_lag_time_max_ms: i64,
@@ -542,6 +544,7 @@ fn build(r: Resolver) -> Result<BrokerConfig, ConfigError> {
         connections_max_idle_ms: u64::try_from(idle_ms).unwrap_or(i64::MAX as u64),
         num_network_threads: r.unsigned("num.network.threads")?,
         num_io_threads: r.unsigned("num.io.threads")?,
+        num_recovery_threads_per_data_dir: r.unsigned("num.recovery.threads.per.data.dir")?,
         queued_max_requests: r.unsigned("queued.max.requests")?,
         fetch_max_bytes: r.unsigned("fetch.max.bytes")?,
         replica_lag_time_max_ms: r.long("replica.lag.time.max.ms")?,

@@ -15,6 +15,7 @@ pub mod group_membership;
 pub mod handlers;
 pub mod log_dir;
 pub mod metadata_store;
+pub mod open_files;
 pub mod partition;
 pub mod replica_manager;
 pub mod server;

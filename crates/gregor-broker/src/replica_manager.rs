@@ -2,11 +2,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use gregor_log::Log;
+use gregor_log::{Log, LogConfig};
 use gregor_metadata::MetadataImage;
 use tracing::{info, warn};
+use uuid::Uuid;
 
 use crate::config::BrokerConfig;
 use crate::error::BrokerError;
@@ -62,7 +64,8 @@ impl ReplicaManager {
     /// Opens logs for partitions the image assigns to this node that are not
     /// open yet, and closes and deletes those it no longer lists. At start
     /// (`startup`), partition directories the image does not know are strays
-    /// from a deletion cut short by a crash, and are removed.
+    /// from a deletion cut short by a crash, and are removed, and the logs
+    /// are opened on `num.recovery.threads.per.data.dir` threads.
     pub fn apply_image(
         &self,
         image: &MetadataImage,
@@ -70,7 +73,10 @@ impl ReplicaManager {
         startup: bool,
     ) -> Result<(), BrokerError> {
         let mut wanted: HashSet<TopicPartition> = HashSet::new();
+        let mut to_open = Vec::new();
         for topic in image.topics() {
+            let config = topic_config::log_config(&self.config, &topic.configs);
+            let compacted = topic_config::is_compacted(&self.config, &topic.configs);
             for p in topic
                 .partitions
                 .values()
@@ -78,33 +84,36 @@ impl ReplicaManager {
             {
                 let key = (topic.name.clone(), p.partition);
                 wanted.insert(key.clone());
-                let config = topic_config::log_config(&self.config, &topic.configs);
-                let compacted = topic_config::is_compacted(&self.config, &topic.configs);
                 if let Some(existing) = self.get(&topic.name, p.partition) {
-                    existing.reconfigure(config, compacted);
+                    existing.reconfigure(config.clone(), compacted);
                     existing.set_leader_epoch(p.leader_epoch);
                     continue;
                 }
-                let dir = self.log_dir.join(format!("{}-{}", topic.name, p.partition));
-                let log = Log::open(&dir, config, clean_shutdown || !startup, now_ms()).map_err(
-                    |source| BrokerError::Log {
-                        partition: key.0.clone() + "-" + &p.partition.to_string(),
-                        source,
-                    },
-                )?;
-                let partition = Partition::new(
-                    topic.name.clone(),
-                    p.partition,
-                    topic.topic_id,
-                    p.leader_epoch,
+                to_open.push(ToOpen {
+                    key,
+                    topic_id: topic.topic_id,
+                    leader_epoch: p.leader_epoch,
+                    config: config.clone(),
                     compacted,
-                    log,
-                );
-                self.partitions
-                    .write()
-                    .expect("partitions lock")
-                    .insert(key, Arc::new(partition));
+                });
             }
+        }
+        let threads = if startup {
+            self.config.num_recovery_threads_per_data_dir
+        } else {
+            1
+        };
+        let clean = clean_shutdown || !startup;
+        let (opened, error) =
+            for_each_parallel(&to_open, threads, |w| self.open_partition(w, clean));
+        {
+            let mut map = self.partitions.write().expect("partitions lock");
+            for (w, partition) in opened {
+                map.insert(w.key.clone(), Arc::new(partition));
+            }
+        }
+        if let Some(e) = error {
+            return Err(e);
         }
         let gone: Vec<Arc<Partition>> = {
             let mut map = self.partitions.write().expect("partitions lock");
@@ -127,6 +136,26 @@ impl ReplicaManager {
             self.remove_strays(&wanted)?;
         }
         Ok(())
+    }
+
+    fn open_partition(&self, w: &ToOpen, clean_shutdown: bool) -> Result<Partition, BrokerError> {
+        let (topic, index) = &w.key;
+        let dir = self.log_dir.join(format!("{topic}-{index}"));
+        let log =
+            Log::open(&dir, w.config.clone(), clean_shutdown, now_ms()).map_err(|source| {
+                BrokerError::Log {
+                    partition: format!("{topic}-{index}"),
+                    source,
+                }
+            })?;
+        Ok(Partition::new(
+            topic.clone(),
+            *index,
+            w.topic_id,
+            w.leader_epoch,
+            w.compacted,
+            log,
+        ))
     }
 
     fn remove_strays(&self, wanted: &HashSet<TopicPartition>) -> Result<(), BrokerError> {
@@ -165,7 +194,62 @@ impl ReplicaManager {
         }
     }
 
-    /// Flushes and closes every log; used at clean shutdown.
+    /// Retention for every partition (Kafka's `log.retention.check.interval.ms`
+    /// task): segments are taken out of each log under its lock, and their
+    /// files unlinked after the lock is released. Returns how many segments
+    /// went.
+    pub fn enforce_retention(&self) -> usize {
+        let now = now_ms();
+        let mut total = 0;
+        for p in self.all() {
+            match p.with_log(|log| log.delete_old_segments(now)) {
+                Ok(Ok(deleted)) if !deleted.is_empty() => {
+                    total += deleted.count();
+                    if let Err(e) = deleted.delete_files() {
+                        warn!(partition = %p.name(), error = %e, "could not delete expired segment files");
+                    }
+                }
+                Ok(Err(e)) => {
+                    warn!(partition = %p.name(), error = %e, "retention check failed")
+                }
+                _ => {}
+            }
+        }
+        total
+    }
+
+    /// One pass of the log cleaner over every compacted partition: plan
+    /// under the partition's lock, rewrite without it, swap under it again.
+    /// Returns how many logs were cleaned, so the caller backs off when none.
+    pub fn clean_logs(&self, map_memory_bytes: u64) -> usize {
+        let mut cleaned = 0;
+        for p in self.all() {
+            let now = now_ms();
+            let Ok(Some(task)) = p.with_log(|log| log.plan_clean(now)) else {
+                continue;
+            };
+            let result = match task.run(map_memory_bytes) {
+                Ok(result) => result,
+                Err(e) => {
+                    warn!(partition = %p.name(), error = %e, "cleaning failed");
+                    continue;
+                }
+            };
+            match p.with_log(|log| log.swap_cleaned(result)) {
+                Ok(Ok(true)) => cleaned += 1,
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => {
+                    warn!(partition = %p.name(), error = %e, "swap of cleaned segments failed")
+                }
+                Err(_) => {}
+            }
+        }
+        cleaned
+    }
+
+    /// Flushes and closes every log, on `num.recovery.threads.per.data.dir`
+    /// threads as Kafka does; used at clean shutdown. Stops at the first
+    /// failure, so the clean-shutdown marker is not written.
     pub fn close_all(&self) -> Result<(), BrokerError> {
         let all: Vec<_> = self
             .partitions
@@ -174,14 +258,192 @@ impl ReplicaManager {
             .drain()
             .map(|(_, p)| p)
             .collect();
-        for p in all {
-            if let Some(log) = p.take_log() {
-                log.close().map_err(|source| BrokerError::Log {
-                    partition: p.name(),
-                    source,
-                })?;
+        let threads = self.config.num_recovery_threads_per_data_dir;
+        let (_, error) = for_each_parallel(&all, threads, |p| match p.take_log() {
+            Some(log) => log.close().map_err(|source| BrokerError::Log {
+                partition: p.name(),
+                source,
+            }),
+            None => Ok(()),
+        });
+        error.map_or(Ok(()), Err)
+    }
+}
+
+/// A partition `apply_image` has to open.
+struct ToOpen {
+    key: TopicPartition,
+    topic_id: Uuid,
+    leader_epoch: i32,
+    config: LogConfig,
+    compacted: bool,
+}
+
+/// Runs `work` over `items` on up to `threads` scoped threads (inline when
+/// one is enough). Opening a log after an unclean shutdown reads and checks
+/// every byte after its recovery point, and closing one fsyncs it; side by
+/// side, many partitions take a fraction of the time. After the first
+/// error no new item is started; returns the successes with their items,
+/// and that error.
+fn for_each_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> Result<R, BrokerError> + Sync,
+) -> (Vec<(&T, R)>, Option<BrokerError>) {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let worker = || {
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            match work(item) {
+                Ok(r) => done.push((item, r)),
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    return (done, Some(e));
+                }
             }
         }
-        Ok(())
+        (done, None)
+    };
+    let threads = threads.clamp(1, items.len().max(1));
+    let results = if threads == 1 {
+        vec![worker()]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    std::thread::Builder::new()
+                        .name("gregor-log-recovery".into())
+                        .spawn_scoped(scope, worker)
+                        .expect("spawn log recovery thread")
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("log recovery thread panicked"))
+                .collect()
+        })
+    };
+    let mut all = Vec::with_capacity(items.len());
+    let mut first_error = None;
+    for (done, error) in results {
+        all.extend(done);
+        first_error = first_error.or(error);
+    }
+    (all, first_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use bytes::Bytes;
+    use gregor_metadata::controller::{self, NewTopic};
+
+    use super::*;
+    use crate::broker::Broker;
+
+    const THREADS: &str = "num.recovery.threads.per.data.dir=3";
+
+    fn open(dir: &Path) -> Result<Arc<Broker>, BrokerError> {
+        let overrides = [format!("log.dirs={}", dir.display()), THREADS.into()];
+        let (config, _) = BrokerConfig::load(None, &[], &overrides).expect("config");
+        Broker::open(config)
+    }
+
+    fn create(broker: &Broker, name: &str, partitions: i32) {
+        let ctx = broker.cluster_context();
+        let req = NewTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor: 1,
+            ..Default::default()
+        };
+        broker
+            .commit_metadata(|image| {
+                controller::create_topic(image, &ctx, &req).map(|c| (c.records, ()))
+            })
+            .expect("commit")
+            .expect("created");
+    }
+
+    #[test]
+    fn every_partition_comes_back_after_a_crash_on_several_recovery_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let broker = open(dir.path()).unwrap();
+            create(&broker, "t", 40);
+            for i in 0..40 {
+                let p = broker.replicas.get("t", i).unwrap();
+                for _ in 0..=i {
+                    p.append_coordinator_records(
+                        [(None, Some(Bytes::from_static(b"v")))],
+                        now_ms(),
+                    )
+                    .unwrap();
+                }
+            }
+            // Dropped without close: no clean-shutdown marker, so every log
+            // is recovered at the next start.
+        }
+        let broker = open(dir.path()).unwrap();
+        for i in 0..40 {
+            let p = broker.replicas.get("t", i).expect("partition open");
+            assert_eq!(p.high_watermark(), i64::from(i) + 1, "t-{i}");
+        }
+    }
+
+    #[test]
+    fn a_partition_that_cannot_be_opened_fails_the_start_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let broker = open(dir.path()).unwrap();
+            create(&broker, "t", 8);
+            broker.close().unwrap();
+        }
+        let damaged = dir.path().join("t-5");
+        std::fs::remove_dir_all(&damaged).unwrap();
+        std::fs::write(&damaged, b"not a directory").unwrap();
+        let error = open(dir.path()).err().expect("start fails");
+        assert!(error.to_string().contains("log for t-5"), "{error}");
+    }
+
+    #[test]
+    fn parallel_work_covers_each_item_once() {
+        let items: Vec<i32> = (0..200).collect();
+        let (done, error) = for_each_parallel(&items, 4, |&i| Ok(i * 2));
+        assert!(error.is_none());
+        let mut seen: Vec<i32> = done.iter().map(|(&i, r)| *r - i).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, items);
+    }
+
+    #[test]
+    fn parallel_work_stops_at_the_first_error_and_keeps_the_successes() {
+        let items: Vec<i32> = (0..200).collect();
+        let threads = 4;
+        let calls = AtomicUsize::new(0);
+        let (done, error) = for_each_parallel(&items, threads, |&i| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            if i == 50 {
+                Err(BrokerError::Config("item 50".into()))
+            } else {
+                Ok(i * 2)
+            }
+        });
+        assert!(matches!(error, Some(BrokerError::Config(m)) if m == "item 50"));
+        assert!(done.iter().all(|(&i, r)| *r == i * 2));
+        let calls = calls.load(Ordering::Relaxed);
+        assert_eq!(
+            done.len() + 1,
+            calls,
+            "every call but the failed one is kept"
+        );
+        // Items are handed out in order; after the failure each other
+        // thread finishes what it holds and may take at most one more.
+        assert!(calls <= 51 + 2 * (threads - 1), "{calls} calls");
     }
 }

@@ -81,6 +81,9 @@ impl Server {
             ));
         }
         tasks.spawn(maintenance(self.broker.clone(), stop_rx.clone()));
+        if self.broker.config.log_cleaner_enable {
+            tasks.spawn(log_cleaner(self.broker.clone(), stop_rx.clone()));
+        }
         info!(node_id = self.broker.node_id(), cluster_id = %self.broker.cluster_id, "broker started");
         shutdown.await;
         info!("shutting down");
@@ -131,8 +134,16 @@ async fn maintenance(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(MAINTENANCE_INTERVAL_MS));
     let mut group_tick = tokio::time::interval(Duration::from_millis(GROUP_TICK_INTERVAL_MS));
     group_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let retention_every = broker.config.log_retention_check_interval_ms.max(1) as u64;
+    let mut retention_tick = tokio::time::interval(Duration::from_millis(retention_every));
+    retention_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            // Retention (`log.retention.check.interval.ms`), off the request path.
+            _ = retention_tick.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.replicas.enforce_retention()).await;
+            }
             _ = tick.tick() => {
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || b.replicas.flush_due()).await;
@@ -142,6 +153,42 @@ async fn maintenance(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || b.tick_groups()).await;
             }
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// Default of `log.cleaner.dedupe.buffer.size`.
+const CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT: u64 = 128 << 20;
+/// Default of `log.cleaner.backoff.ms`.
+const CLEANER_BACKOFF_MS_DEFAULT: u64 = 15_000;
+
+/// The log cleaner (Kafka's `log.cleaner.threads=1`): passes over the
+/// compacted partitions on the blocking pool, sleeping
+/// `log.cleaner.backoff.ms` after a pass that found nothing to clean.
+async fn log_cleaner(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let setting = |key: &str, default: u64| {
+        broker
+            .config
+            .value(key)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let backoff_ms = setting("log.cleaner.backoff.ms", CLEANER_BACKOFF_MS_DEFAULT);
+    let map_bytes = setting(
+        "log.cleaner.dedupe.buffer.size",
+        CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT,
+    );
+    while !*stop.borrow() {
+        let b = broker.clone();
+        let cleaned = tokio::task::spawn_blocking(move || b.replicas.clean_logs(map_bytes))
+            .await
+            .unwrap_or(0);
+        if cleaned > 0 {
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(backoff_ms)) => {}
             _ = stop.changed() => break,
         }
     }

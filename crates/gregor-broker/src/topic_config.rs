@@ -66,6 +66,18 @@ pub fn is_compacted(broker: &BrokerConfig, overrides: &BTreeMap<String, String>)
     })
 }
 
+/// The topic's `cleanup.policy` entries, lower-cased.
+fn cleanup_policies(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> Vec<String> {
+    effective(broker, overrides, "cleanup.policy")
+        .map(|(v, _)| {
+            configs::parse_list(&v)
+                .iter()
+                .map(|p| p.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The log settings for a topic with these overrides.
 pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -> LogConfig {
     let d = LogConfig::default();
@@ -74,7 +86,36 @@ pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -
         Some((v, _)) if v == "LogAppendTime" => TimestampType::LogAppendTime,
         _ => TimestampType::CreateTime,
     };
+    let policies = cleanup_policies(broker, overrides);
     LogConfig {
+        cleanup_delete: policies.iter().any(|p| p == "delete"),
+        cleanup_compact: policies.iter().any(|p| p == "compact"),
+        retention_ms: number(broker, overrides, "retention.ms", d.retention_ms),
+        retention_bytes: number(broker, overrides, "retention.bytes", d.retention_bytes),
+        min_cleanable_dirty_ratio: number(
+            broker,
+            overrides,
+            "min.cleanable.dirty.ratio",
+            d.min_cleanable_dirty_ratio,
+        ),
+        min_compaction_lag_ms: number(
+            broker,
+            overrides,
+            "min.compaction.lag.ms",
+            d.min_compaction_lag_ms,
+        ),
+        max_compaction_lag_ms: number(
+            broker,
+            overrides,
+            "max.compaction.lag.ms",
+            d.max_compaction_lag_ms,
+        ),
+        delete_retention_ms: number(
+            broker,
+            overrides,
+            "delete.retention.ms",
+            d.delete_retention_ms,
+        ),
         segment_bytes: number(broker, overrides, "segment.bytes", d.segment_bytes),
         segment_ms: number(broker, overrides, "segment.ms", d.segment_ms),
         index_interval_bytes: number(
@@ -93,5 +134,62 @@ pub fn log_config(broker: &BrokerConfig, overrides: &BTreeMap<String, String>) -
             "segment.index.bytes",
             d.segment_index_bytes,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(overrides: &[&str]) -> BrokerConfig {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        BrokerConfig::load(None, &[], &overrides)
+            .expect("broker config")
+            .0
+    }
+
+    fn topic(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn retention_and_cleaner_settings_reach_the_log() {
+        let b = broker(&[
+            "log.retention.hours=2",
+            "log.retention.bytes=5000000",
+            "log.cleaner.min.cleanable.ratio=0.25",
+        ]);
+        let c = log_config(&b, &BTreeMap::new());
+        assert!(c.cleanup_delete && !c.cleanup_compact);
+        assert_eq!(c.retention_ms, 2 * 3_600_000, "from log.retention.hours");
+        assert_eq!(c.retention_bytes, 5_000_000);
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.25);
+        assert_eq!(c.delete_retention_ms, 86_400_000);
+
+        let c = log_config(
+            &b,
+            &topic(&[
+                ("cleanup.policy", "compact,delete"),
+                ("retention.ms", "-1"),
+                ("min.compaction.lag.ms", "100"),
+                ("max.compaction.lag.ms", "5000"),
+                ("delete.retention.ms", "10"),
+            ]),
+        );
+        assert!(c.cleanup_delete && c.cleanup_compact);
+        assert_eq!(c.retention_ms, -1);
+        assert_eq!(
+            (
+                c.min_compaction_lag_ms,
+                c.max_compaction_lag_ms,
+                c.delete_retention_ms
+            ),
+            (100, 5000, 10)
+        );
+        let c = log_config(&b, &topic(&[("cleanup.policy", "compact")]));
+        assert!(!c.cleanup_delete && c.cleanup_compact);
     }
 }

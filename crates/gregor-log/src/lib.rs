@@ -5,8 +5,9 @@
 //! plus the timestamp fields under LogAppendTime), the sparse `.index` and
 //! `.timeindex` beside each, the append path (validation, idempotent
 //! producer checks, offset assignment, roll, flush policy), reads by offset
-//! and by timestamp, DeleteRecords, recovery of a torn tail after a crash,
-//! and producer-state snapshots.
+//! and by timestamp, DeleteRecords, retention (`retention.rs`), compaction
+//! (`cleaner.rs`, `compact_batch.rs`), recovery of a torn tail or of a
+//! cleaner swap cut short by a crash, and producer-state snapshots.
 //!
 //! Must not: know about the network, tokio, topics or replication. All
 //! I/O is synchronous and goes through the [`Storage`] seam, so the same
@@ -14,11 +15,15 @@
 //!
 //! Files in a partition directory besides Kafka's own:
 //! `gregor-log.checkpoint` (log start offset and recovery point, see
-//! `checkpoint.rs`), Kafka's own `leader-epoch-checkpoint` (see
-//! `leader_epoch.rs`) and `<offset>.snapshot` in Gregor's producer-snapshot
-//! format (see `snapshot.rs`).
+//! `checkpoint.rs`), `gregor-cleaner.checkpoint` (the cleaner's first
+//! dirty offset and pending tombstone horizon, see `cleaner.rs`), Kafka's
+//! own `leader-epoch-checkpoint` (see `leader_epoch.rs`) and
+//! `<offset>.snapshot` in Gregor's producer-snapshot format (see
+//! `snapshot.rs`).
 
 mod checkpoint;
+mod cleaner;
+mod compact_batch;
 mod config;
 mod error;
 mod file_storage;
@@ -29,12 +34,14 @@ mod log_open;
 mod log_read;
 mod mem_storage;
 mod producer_state;
+mod retention;
 mod scanner;
 mod segment;
 mod slice;
 mod snapshot;
 mod storage;
 
+pub use cleaner::{CleanStats, CleanTask, CleanedLog, Dirtiness};
 pub use config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 pub use error::{AppendError, LogError, ReadError};
 pub use file_storage::FileStorage;
@@ -42,5 +49,6 @@ pub use leader_epoch::{EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use log::{AppendInfo, FlushJob, Log, ReadResult, SlicedRead};
 pub use mem_storage::MemStorage;
 pub use producer_state::{AppendOrigin, BatchMetadata, ProducerState, PRODUCER_BATCHES_RETAINED};
+pub use retention::DeletedSegments;
 pub use slice::FileSlice;
 pub use storage::{SegmentFile, SharedFile, Storage};

@@ -87,6 +87,12 @@ pub struct Log {
     /// Set when a failed write could not be undone; the log then refuses
     /// everything (Kafka takes the log directory offline).
     pub(crate) failure: Option<String>,
+    /// The cleaner's checkpoint: the offset below which the log is clean.
+    pub(crate) cleaned_upto: Option<i64>,
+    /// Latest delete horizon of a cleaned batch still holding tombstones;
+    /// once passed, the cleaner runs again to drop them. Kept in the
+    /// cleaner checkpoint beside `cleaned_upto`.
+    pub(crate) delete_horizon: i64,
 }
 
 // The broker shares partitions (and so logs) across tokio tasks.
@@ -587,12 +593,8 @@ impl Log {
         Ok(offset)
     }
 
-    /// Every path that moves the log start offset up ends here, so this is
-    /// also where the leader-epoch cache forgets what lies below it.
     pub(crate) fn delete_segments_below_start(&mut self) -> Result<(), LogError> {
-        if self.epochs.truncate_from_start(self.log_start_offset) {
-            self.write_leader_epochs()?;
-        }
+        self.truncate_epochs_below_start()?;
         while self.segments.len() > 1 && self.segments[1].base_offset() <= self.log_start_offset {
             let segment = self.segments.remove(0);
             debug!(
@@ -618,6 +620,16 @@ impl Log {
             .write(&*self.storage)
             .map_err(LogError::io("write log checkpoint"))?;
         self.checkpointed = Some(checkpoint);
+        Ok(())
+    }
+
+    /// The log start offset moved up (DeleteRecords, retention): the
+    /// leader-epoch cache forgets what lies below it, as Kafka's
+    /// `truncateFromStart`.
+    pub(crate) fn truncate_epochs_below_start(&mut self) -> Result<(), LogError> {
+        if self.epochs.truncate_from_start(self.log_start_offset) {
+            self.write_leader_epochs()?;
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tracing::{info, warn};
 
 use crate::checkpoint::{Checkpoint, CHECKPOINT_FILE};
+use crate::cleaner::{CleanerCheckpoint, SWAP_SUFFIX};
 use crate::config::LogConfig;
 use crate::error::LogError;
 use crate::file_storage::FileStorage;
@@ -16,6 +17,7 @@ use crate::leader_epoch::{LeaderEpochCache, LEADER_EPOCH_FILE};
 use crate::log::Log;
 use crate::producer_state::ProducerStateManager;
 use crate::scanner::Scanned;
+use crate::scanner::{BatchScanner, HEADER_SCAN_BLOCK_BYTES};
 use crate::segment::{
     file_name, parse_file_name, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
 };
@@ -52,13 +54,28 @@ impl Log {
         now_ms: i64,
     ) -> Result<Log, LogError> {
         let names = storage.list().map_err(LogError::io("list log directory"))?;
+        let names = if names.iter().any(|n| n.ends_with(SWAP_SUFFIX)) {
+            complete_swaps(&*storage, &names)?;
+            storage.list().map_err(LogError::io("list log directory"))?
+        } else {
+            names
+        };
         remove_leftovers(&*storage, &names)?;
         let checkpoint =
             Checkpoint::read(&*storage).map_err(LogError::io(format!("read {CHECKPOINT_FILE}")))?;
+        let mut bases: Vec<i64> = names
+            .iter()
+            .filter_map(|n| parse_file_name(n, LOG_SUFFIX))
+            .collect();
+        bases.sort_unstable();
+        let cleaner = CleanerCheckpoint::read(&*storage);
         let mut log = Log {
             storage,
             config,
-            segments: Vec::new(),
+            // Exactly as many as there are: a Vec's first push reserves
+            // four, and with one segment per partition the three spare
+            // ones were a third of an idle broker's heap.
+            segments: Vec::with_capacity(bases.len().max(1)),
             log_start_offset: 0,
             recovery_point: 0,
             checkpointed: None,
@@ -69,22 +86,31 @@ impl Log {
             last_seen_ms: now_ms,
             pending_flush: None,
             failure: None,
+            cleaned_upto: cleaner.map(|c| c.first_dirty_offset),
+            delete_horizon: cleaner
+                .map_or(gregor_protocol::batch::NO_TIMESTAMP, |c| c.delete_horizon),
         };
-        let mut bases: Vec<i64> = names
-            .iter()
-            .filter_map(|n| parse_file_name(n, LOG_SUFFIX))
-            .collect();
-        bases.sort_unstable();
         log.load_segments(&bases, checkpoint, clean_shutdown, now_ms)?;
         log.settle_log_start(checkpoint, now_ms)?;
         log.recovery_point = log.log_end_offset();
         let stored_epochs = LeaderEpochCache::read(&*log.storage)
             .map_err(LogError::io(format!("read {LEADER_EPOCH_FILE}")))?;
         log.load_producer_state(&names, stored_epochs.clone())?;
+        // Like the checkpoint below: rewritten only when it changed.
         if stored_epochs.as_ref() != Some(&log.epochs) {
             log.write_leader_epochs()?;
         }
-        log.write_checkpoint()?;
+        let current = Checkpoint {
+            log_start_offset: log.log_start_offset,
+            recovery_point: log.recovery_point,
+        };
+        if checkpoint == Some(current) {
+            // A clean shutdown left exactly this behind; writing it again
+            // costs two fsyncs per partition on every start.
+            log.checkpointed = checkpoint;
+        } else {
+            log.write_checkpoint()?;
+        }
         info!(
             log_start_offset = log.log_start_offset,
             log_end_offset = log.log_end_offset(),
@@ -137,9 +163,14 @@ impl Log {
                 truncated = segment
                     .recover()
                     .map_err(LogError::io(format!("recover segment {base}")))?;
-                segment
-                    .flush()
-                    .map_err(LogError::io(format!("fsync recovered segment {base}")))?;
+                // A segment that was and is empty has nothing to make
+                // durable; skipping its three fsyncs matters when thousands
+                // of idle partitions come back from a kill -9.
+                if truncated > 0 || segment.size() > 0 {
+                    segment
+                        .flush()
+                        .map_err(LogError::io(format!("fsync recovered segment {base}")))?;
+                }
             }
             if let Some(previous) = self.segments.last() {
                 if previous.next_offset() > base {
@@ -315,6 +346,72 @@ impl Log {
     }
 }
 
+/// Completes swaps of cleaned segments cut short by a crash. A
+/// `<base>.log.swap` file is a whole, fsynced cleaned segment that replaces
+/// every segment whose base offset lies in `[base, its next offset)`: those
+/// are deleted and the swap files take their final names. (Segments of the
+/// same group past that range hold only offsets the cleaned segment does
+/// not, so keeping them leaves a consistent, merely less compacted, log.)
+/// `.cleaned` files are not yet committed and are removed with the other
+/// leftovers.
+fn complete_swaps(storage: &dyn Storage, names: &[String]) -> Result<(), LogError> {
+    let log_swap = format!("{LOG_SUFFIX}{SWAP_SUFFIX}");
+    let mut bases: Vec<i64> = names
+        .iter()
+        .filter_map(|n| parse_file_name(n.strip_suffix(SWAP_SUFFIX)?, LOG_SUFFIX))
+        .collect();
+    bases.sort_unstable();
+    let live: Vec<i64> = names
+        .iter()
+        .filter_map(|n| parse_file_name(n, LOG_SUFFIX))
+        .collect();
+    for base in bases {
+        let swap_name = format!("{}{SWAP_SUFFIX}", file_name(base, LOG_SUFFIX));
+        debug_assert!(swap_name.ends_with(&log_swap));
+        let file = storage
+            .open(&swap_name)
+            .map_err(LogError::io(format!("open {swap_name}")))?;
+        let mut next_offset = base;
+        let mut scanner = BatchScanner::new(&*file, 0, HEADER_SCAN_BLOCK_BYTES);
+        while let Scanned::Batch { header, .. } = scanner
+            .next_header()
+            .map_err(LogError::io(format!("read {swap_name}")))?
+        {
+            next_offset = header.next_offset();
+        }
+        drop(file);
+        for &old in live
+            .iter()
+            .filter(|&&b| b >= base && b < next_offset.max(base + 1))
+        {
+            info!(
+                segment = old,
+                swap = base,
+                "completing swap: deleting replaced segment"
+            );
+            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                let name = file_name(old, suffix);
+                storage
+                    .remove(&name)
+                    .map_err(LogError::io(format!("remove {name}")))?;
+            }
+        }
+        for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+            let to = file_name(base, suffix);
+            let from = format!("{to}{SWAP_SUFFIX}");
+            if names.contains(&from) {
+                storage
+                    .rename(&from, &to)
+                    .map_err(LogError::io(format!("rename {from}")))?;
+            }
+        }
+        info!(segment = base, "completed the swap of a cleaned segment");
+    }
+    storage
+        .sync_dir()
+        .map_err(LogError::io("sync log directory"))
+}
+
 /// Removes temp files, Kafka's in-flight leftovers and index files whose
 /// log file is gone.
 fn remove_leftovers(storage: &dyn Storage, names: &[String]) -> Result<(), LogError> {
@@ -335,4 +432,29 @@ fn remove_leftovers(storage: &dyn Storage, names: &[String]) -> Result<(), LogEr
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn a_clean_open_leaves_an_up_to_date_checkpoint_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CHECKPOINT_FILE);
+        let inode = || std::fs::metadata(&path).map(|m| m.ino());
+        Log::open(dir.path(), LogConfig::default(), true, 0)
+            .unwrap()
+            .close()
+            .unwrap();
+        let closed = inode().unwrap();
+        let log = Log::open(dir.path(), LogConfig::default(), true, 0).unwrap();
+        assert_eq!(inode().unwrap(), closed, "rewritten although unchanged");
+        drop(log);
+        std::fs::remove_file(&path).unwrap();
+        Log::open(dir.path(), LogConfig::default(), false, 0).unwrap();
+        assert!(inode().is_ok(), "a missing checkpoint is written at open");
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use gregor_protocol::batch::{validate_batch, BatchError, BatchHeader, BATCH_HEADER_BYTES};
+use gregor_protocol::batch::{validate_stored_batch, BatchError, BatchHeader, BATCH_HEADER_BYTES};
 
 use crate::storage::SegmentFile;
 
@@ -96,7 +96,7 @@ impl<'a> BatchScanner<'a> {
             return Ok(Scanned::Invalid { position, error });
         }
         if validate {
-            if let Err(error) = validate_batch(self.window(position, total)?) {
+            if let Err(error) = validate_stored_batch(self.window(position, total)?) {
                 return Ok(Scanned::Invalid { position, error });
             }
         }

@@ -160,6 +160,28 @@ impl Segment {
         Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)
     }
 
+    /// Creates the `.cleaned` files the cleaner writes a segment into; the
+    /// swap renames them to the segment's own names, and the handles stay
+    /// valid across the rename.
+    pub fn create_cleaned(
+        storage: &dyn Storage,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> io::Result<Segment> {
+        let name = |suffix| {
+            format!(
+                "{}{}",
+                file_name(base_offset, suffix),
+                crate::cleaner::CLEANED_SUFFIX
+            )
+        };
+        let log = storage.create(&name(LOG_SUFFIX))?;
+        let offset_index = storage.create(&name(INDEX_SUFFIX))?;
+        let time_index = storage.create(&name(TIME_INDEX_SUFFIX))?;
+        Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)
+    }
+
     /// Opens an existing segment. Missing index files are created empty and
     /// reported, so the caller rebuilds them.
     pub fn open(
@@ -220,6 +242,22 @@ impl Segment {
 
     pub fn max_timestamp(&self) -> i64 {
         self.state.max_timestamp
+    }
+
+    /// Kafka's `LogSegment.largestTimestamp`: the largest record timestamp,
+    /// or for a segment without timestamps the time it was created or
+    /// opened (Kafka uses the file's modification time).
+    pub fn largest_timestamp(&self) -> i64 {
+        if self.state.max_timestamp >= 0 {
+            self.state.max_timestamp
+        } else {
+            self.created_ms
+        }
+    }
+
+    /// The max timestamp of the first batch, if the segment has one.
+    pub fn first_batch_timestamp(&self) -> Option<i64> {
+        self.state.first_batch_timestamp.filter(|t| *t >= 0)
     }
 
     /// Checks the index files: whole entries, sorted, inside the log file.
@@ -462,7 +500,7 @@ impl Segment {
             return false;
         }
         size.saturating_add(incoming_bytes) > config.segment_bytes_effective()
-            || self.time_waited_for_roll(now_ms, max_timestamp) > config.segment_ms
+            || self.time_waited_for_roll(now_ms, max_timestamp) > config.max_segment_ms()
             || self.offset_index.is_full()
             || self.time_index.is_full()
             || last_offset.saturating_sub(self.base_offset) > RELATIVE_OFFSET_MAX

@@ -273,6 +273,18 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
 /// that the records' length prefixes fill the batch exactly. Allocates
 /// nothing and does not decompress.
 pub fn validate_batch(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+    validate(buf, true)
+}
+
+/// [`validate_batch`] for batches already in a log, which compaction may
+/// have thinned: records keep their offsets, so the count may be below the
+/// offset range and offset deltas may skip, but they must still increase
+/// and stay within `last_offset_delta` (what Kafka's recovery accepts).
+pub fn validate_stored_batch(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+    validate(buf, false)
+}
+
+fn validate(buf: &[u8], dense: bool) -> Result<BatchHeader, BatchError> {
     let header = BatchHeader::parse(buf)?;
     let declared = header.total_bytes();
     if declared > buf.len() {
@@ -300,8 +312,10 @@ pub fn validate_batch(buf: &[u8]) -> Result<BatchHeader, BatchError> {
     let delta_ok = if header.records_count == 0 {
         // An empty batch (left behind by compaction) keeps its offset range.
         header.last_offset_delta >= 0
-    } else {
+    } else if dense {
         header.last_offset_delta == header.records_count - 1
+    } else {
+        header.last_offset_delta >= header.records_count - 1
     };
     if !delta_ok {
         return Err(BatchError::LastOffsetDeltaMismatch {
@@ -310,21 +324,30 @@ pub fn validate_batch(buf: &[u8]) -> Result<BatchHeader, BatchError> {
         });
     }
     if header.compression()? == Compression::None {
-        check_records(buf, header.records_count)?;
+        check_records(buf, &header, dense)?;
     }
     Ok(header)
 }
 
-fn check_records(batch: &[u8], declared: i32) -> Result<(), BatchError> {
+fn check_records(batch: &[u8], header: &BatchHeader, dense: bool) -> Result<(), BatchError> {
+    let declared = header.records_count;
     let mut found: i64 = 0;
+    let mut previous: i64 = -1;
     for record in RecordIter::new(batch) {
         let record = record?;
-        if i64::from(record.offset_delta) != found {
+        let delta = i64::from(record.offset_delta);
+        let in_order = if dense {
+            delta == found
+        } else {
+            delta > previous && delta <= i64::from(header.last_offset_delta)
+        };
+        if !in_order {
             return Err(BatchError::MalformedRecord {
                 index: found,
                 reason: "offset delta out of sequence",
             });
         }
+        previous = delta;
         found += 1;
         if found > i64::from(declared) {
             break;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use gregor_broker::{BrokerConfig, Server};
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 mod cli;
 
@@ -73,6 +73,10 @@ fn run_broker(args: BrokerArgs) -> ExitCode {
     };
     for w in warnings {
         warn!("{w}");
+    }
+    match gregor_broker::open_files::raise_to_hard_limit() {
+        Ok(limit) => info!(limit = limit.soft, "open files limit"),
+        Err(e) => warn!(error = %e, "could not raise the open files limit to the hard limit"),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
