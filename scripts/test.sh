@@ -10,9 +10,10 @@
 #   1. Rust tests (cargo nextest if installed, else cargo test), release
 #   2. Python client tests (pytest tests/python: kafka-python,
 #      confluent-kafka, kcat) against target/release/gregor
-#   3. librdkafka 2.12.1's integration tests: the core list, and the
-#      consumer-group list with the classic and with the KIP-848 protocol
-#      (scripts/compat/run-core.sh; first run builds them, ~10 min)
+#   3. librdkafka 2.12.1's integration tests: the core list, the
+#      consumer-group list with the classic and with the KIP-848 protocol,
+#      then the admin list (0081, the Admin API test), each on its own
+#      broker (scripts/compat/run-core.sh; first run builds them, ~10 min)
 # and ends with a summary and the line 'N passed, N failed' over all three.
 # Exit status is non-zero if anything failed. Idempotent.
 #
@@ -157,6 +158,8 @@ elif ((build_ok)); then
     wait
     record_list groups-classic
     record_list groups-consumer
+    run_list admin "$LISTS/admin.txt" classic
+    record_list admin
 fi
 
 say "summary ($(($(date +%s) - T0)) s; logs in target/test-logs)"

@@ -157,3 +157,25 @@ def test_create_topics_validate_only_and_errors(broker):
         with pytest.raises(KafkaException) as e:
             a.create_topics([topic])[topic.topic].result(TIMEOUT_S)
         assert expected in str(e.value), (topic.topic, str(e.value))
+
+
+def test_elect_leaders_finds_nothing_to_elect_on_one_broker(broker):
+    """ElectLeaders as Kafka answers it when the preferred replica already
+    leads: ELECTION_NOT_NEEDED per named partition, unknown partitions
+    refused, and an all-partitions request that lists nothing."""
+    from confluent_kafka import ElectionType, KafkaError
+
+    a = admin(broker)
+    create(a, "elect", partitions=2)
+    wanted = [TopicPartition("elect", 0), TopicPartition("elect", 1), TopicPartition("elect", 9)]
+    result = a.elect_leaders(ElectionType.PREFERRED, wanted).result(TIMEOUT_S)
+    codes = {(tp.topic, tp.partition): (err.code() if err else None) for tp, err in result.items()}
+    assert codes == {
+        ("elect", 0): KafkaError.ELECTION_NOT_NEEDED,
+        ("elect", 1): KafkaError.ELECTION_NOT_NEEDED,
+        ("elect", 9): KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+    unclean = a.elect_leaders(ElectionType.UNCLEAN, wanted[:1]).result(TIMEOUT_S)
+    [(tp, err)] = unclean.items()
+    assert err.code() == KafkaError.ELECTION_NOT_NEEDED
+    assert a.elect_leaders(ElectionType.PREFERRED, None).result(TIMEOUT_S) == {}

@@ -85,6 +85,12 @@ impl Partition {
         self.leader_epoch.load(Ordering::Relaxed)
     }
 
+    /// A new leader epoch from the metadata image (a leader election):
+    /// batches appended from now on carry it.
+    pub fn set_leader_epoch(&self, epoch: i32) {
+        self.leader_epoch.store(epoch, Ordering::Relaxed);
+    }
+
     pub fn high_watermark(&self) -> i64 {
         *self.high_watermark.borrow()
     }

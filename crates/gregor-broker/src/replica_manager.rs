@@ -94,6 +94,7 @@ impl ReplicaManager {
                 wanted.insert(key.clone());
                 if let Some(existing) = self.get(&topic.name, p.partition) {
                     existing.reconfigure(config.clone(), compacted);
+                    existing.set_leader_epoch(p.leader_epoch);
                     continue;
                 }
                 to_open.push(ToOpen {

@@ -16,8 +16,10 @@
 //! Files in a partition directory besides Kafka's own:
 //! `gregor-log.checkpoint` (log start offset and recovery point, see
 //! `checkpoint.rs`), `gregor-cleaner.checkpoint` (the cleaner's first
-//! dirty offset and pending tombstone horizon, see `cleaner.rs`) and `<offset>.snapshot` in Gregor's
-//! producer-snapshot format (see `snapshot.rs`).
+//! dirty offset and pending tombstone horizon, see `cleaner.rs`), Kafka's
+//! own `leader-epoch-checkpoint` (see `leader_epoch.rs`) and
+//! `<offset>.snapshot` in Gregor's producer-snapshot format (see
+//! `snapshot.rs`).
 
 mod checkpoint;
 mod cleaner;
@@ -26,6 +28,7 @@ mod config;
 mod error;
 mod file_storage;
 mod index;
+mod leader_epoch;
 mod log;
 mod log_open;
 mod log_read;
@@ -42,6 +45,7 @@ pub use cleaner::{CleanStats, CleanTask, CleanedLog, Dirtiness};
 pub use config::{LogConfig, TimestampType, SEGMENT_BYTES_MAX};
 pub use error::{AppendError, LogError, ReadError};
 pub use file_storage::FileStorage;
+pub use leader_epoch::{EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use log::{AppendInfo, FlushJob, Log, ReadResult, SlicedRead};
 pub use mem_storage::MemStorage;
 pub use producer_state::{AppendOrigin, BatchMetadata, ProducerState, PRODUCER_BATCHES_RETAINED};

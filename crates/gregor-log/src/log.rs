@@ -13,6 +13,7 @@ use tracing::{debug, warn};
 use crate::checkpoint::Checkpoint;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{AppendError, LogError};
+use crate::leader_epoch::{EpochEntry, LeaderEpochCache};
 use crate::producer_state::{
     AppendOrigin, BatchMetadata, Pending, ProducerState, ProducerStateManager, SequenceCheck,
 };
@@ -76,6 +77,8 @@ pub struct Log {
     pub(crate) recovery_point: i64,
     pub(crate) checkpointed: Option<Checkpoint>,
     pub(crate) producers: ProducerStateManager,
+    /// First offset of each leader epoch, for OffsetForLeaderEpoch.
+    pub(crate) epochs: LeaderEpochCache,
     pub(crate) unflushed_messages: u64,
     pub(crate) last_flush_ms: i64,
     pub(crate) last_seen_ms: i64,
@@ -188,6 +191,19 @@ impl Log {
         self.producers.states()
     }
 
+    /// The leader-epoch cache's entries, oldest first.
+    pub fn leader_epochs(&self) -> Vec<EpochEntry> {
+        self.epochs.entries().to_vec()
+    }
+
+    /// Where `epoch` ends in this log, as Kafka's `UnifiedLog.endOffsetForEpoch`
+    /// answers OffsetForLeaderEpoch: `(epoch found, end offset)`, or `None`
+    /// when the cache knows nothing that answers it.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        let (found, offset) = self.epochs.end_offset_for(epoch, self.log_end_offset());
+        (offset != crate::leader_epoch::UNDEFINED_EPOCH_OFFSET).then_some((found, offset))
+    }
+
     /// Forgets producers idle for `expiration_ms` (the broker's
     /// `producer.id.expiration.ms` timer). Returns how many were removed.
     pub fn remove_expired_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
@@ -265,8 +281,16 @@ impl Log {
             self.roll(now_ms)?;
         }
         self.write(&placed)?;
+        let mut epochs_changed = false;
         for batch in &placed {
             self.producers.update(&batch.header);
+            epochs_changed |= self.epochs.assign(
+                batch.header.partition_leader_epoch,
+                batch.header.base_offset,
+            );
+        }
+        if epochs_changed {
+            self.write_leader_epochs()?;
         }
         self.unflushed_messages = self.unflushed_messages.saturating_add(validated.records);
         if self.unflushed_messages >= self.config.flush_interval_messages {
@@ -570,6 +594,7 @@ impl Log {
     }
 
     pub(crate) fn delete_segments_below_start(&mut self) -> Result<(), LogError> {
+        self.truncate_epochs_below_start()?;
         while self.segments.len() > 1 && self.segments[1].base_offset() <= self.log_start_offset {
             let segment = self.segments.remove(0);
             debug!(
@@ -596,6 +621,26 @@ impl Log {
             .map_err(LogError::io("write log checkpoint"))?;
         self.checkpointed = Some(checkpoint);
         Ok(())
+    }
+
+    /// The log start offset moved up (DeleteRecords, retention): the
+    /// leader-epoch cache forgets what lies below it, as Kafka's
+    /// `truncateFromStart`.
+    pub(crate) fn truncate_epochs_below_start(&mut self) -> Result<(), LogError> {
+        if self.epochs.truncate_from_start(self.log_start_offset) {
+            self.write_leader_epochs()?;
+        }
+        Ok(())
+    }
+
+    /// Replaces `leader-epoch-checkpoint`. A failure takes the log offline,
+    /// as Kafka does: the batches are written, and an epoch cache that
+    /// does not match them would answer OffsetForLeaderEpoch wrongly.
+    pub(crate) fn write_leader_epochs(&mut self) -> Result<(), LogError> {
+        match self.epochs.write(&*self.storage) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fail("write leader-epoch checkpoint", e)),
+        }
     }
 
     /// Writes the producer state as of `offset` and prunes old snapshots.

@@ -13,6 +13,7 @@ use crate::cleaner::{CleanerCheckpoint, SWAP_SUFFIX};
 use crate::config::LogConfig;
 use crate::error::LogError;
 use crate::file_storage::FileStorage;
+use crate::leader_epoch::{LeaderEpochCache, LEADER_EPOCH_FILE};
 use crate::log::Log;
 use crate::producer_state::ProducerStateManager;
 use crate::scanner::Scanned;
@@ -79,6 +80,7 @@ impl Log {
             recovery_point: 0,
             checkpointed: None,
             producers: ProducerStateManager::default(),
+            epochs: LeaderEpochCache::default(),
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             last_seen_ms: now_ms,
@@ -91,7 +93,13 @@ impl Log {
         log.load_segments(&bases, checkpoint, clean_shutdown, now_ms)?;
         log.settle_log_start(checkpoint, now_ms)?;
         log.recovery_point = log.log_end_offset();
-        log.load_producer_state(&names)?;
+        let stored_epochs = LeaderEpochCache::read(&*log.storage)
+            .map_err(LogError::io(format!("read {LEADER_EPOCH_FILE}")))?;
+        log.load_producer_state(&names, stored_epochs.clone())?;
+        // Like the checkpoint below: rewritten only when it changed.
+        if stored_epochs.as_ref() != Some(&log.epochs) {
+            log.write_leader_epochs()?;
+        }
         let current = Checkpoint {
             log_start_offset: log.log_start_offset,
             recovery_point: log.recovery_point,
@@ -238,7 +246,17 @@ impl Log {
     /// Restores producer state from the newest valid snapshot at or below
     /// the log end offset, then replays the batches after it. Snapshots
     /// past the end (left by a truncated tail) or damaged are deleted.
-    fn load_producer_state(&mut self, names: &[String]) -> Result<(), LogError> {
+    ///
+    /// The leader-epoch cache comes back the same way: the stored one, cut
+    /// to the recovered log, completed from the same replay (the active
+    /// segment is always replayed after an unclean shutdown, and it holds
+    /// any batch whose epoch entry a crash kept from being written); with
+    /// no usable file, rebuilt from every batch.
+    fn load_producer_state(
+        &mut self,
+        names: &[String],
+        stored_epochs: Option<LeaderEpochCache>,
+    ) -> Result<(), LogError> {
         let leo = self.log_end_offset();
         let mut offsets: Vec<i64> = names
             .iter()
@@ -269,12 +287,26 @@ impl Log {
         }
         let (from, states) = loaded.unwrap_or((i64::MIN, Vec::new()));
         self.producers = ProducerStateManager::from_states(states);
-        self.replay_producers(from)
+        let epochs_from = match stored_epochs {
+            Some(mut epochs) => {
+                epochs.truncate_from_end(leo);
+                epochs.truncate_from_start(self.log_start_offset);
+                self.epochs = epochs;
+                from
+            }
+            None => i64::MIN,
+        };
+        self.replay_batches(from, epochs_from)?;
+        // The first segment may begin below the log start offset.
+        self.epochs.truncate_from_start(self.log_start_offset);
+        Ok(())
     }
 
-    /// Feeds every batch starting at or after `from` to the producer state.
-    fn replay_producers(&mut self, from: i64) -> Result<(), LogError> {
-        let first = self.segment_index(from);
+    /// Feeds every batch starting at or after `from` to the producer state,
+    /// and those at or after `epochs_from` to the leader-epoch cache.
+    fn replay_batches(&mut self, from: i64, epochs_from: i64) -> Result<(), LogError> {
+        let first_offset = from.min(epochs_from);
+        let first = self.segment_index(first_offset);
         for i in first..self.segments.len() {
             let segment = &self.segments[i];
             let context = format!(
@@ -282,7 +314,10 @@ impl Log {
                 segment.base_offset()
             );
             let start = if i == first {
-                match segment.find_batch(from).map_err(LogError::io(&context))? {
+                match segment
+                    .find_batch(first_offset)
+                    .map_err(LogError::io(&context))?
+                {
                     Some((position, _)) => position,
                     None => continue,
                 }
@@ -295,6 +330,15 @@ impl Log {
             {
                 if header.base_offset >= from {
                     self.producers.update(&header);
+                }
+                // Kafka's recovery assigns only epochs newer than the
+                // latest known, so replaying batches the cache already
+                // covers cannot drop its later entries.
+                let epoch = header.partition_leader_epoch;
+                if header.base_offset >= epochs_from
+                    && self.epochs.latest_epoch().is_none_or(|l| epoch > l)
+                {
+                    self.epochs.assign(epoch, header.base_offset);
                 }
             }
         }

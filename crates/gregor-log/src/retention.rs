@@ -89,6 +89,7 @@ impl Log {
                 self.log_start_offset = next_base;
             }
             self.write_checkpoint()?;
+            self.truncate_epochs_below_start()?;
             info!(
                 ?reason,
                 segments = taken.len(),

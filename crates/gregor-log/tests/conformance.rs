@@ -34,6 +34,7 @@ both_backends!(
     bad_batches_are_refused_and_nothing_is_written,
     flush_policies_do_not_disturb_appends,
     delete_removes_the_directory,
+    leader_epochs_follow_appends_truncation_and_restarts,
 );
 
 fn config() -> LogConfig {
@@ -824,6 +825,7 @@ fn open_by_path_creates_the_directory_with_kafka_file_names() {
             "00000000000000000000.timeindex",
             "00000000000000000002.snapshot",
             "gregor-log.checkpoint",
+            "leader-epoch-checkpoint",
         ]
     );
 }
@@ -847,4 +849,54 @@ fn a_failed_write_is_undone_and_the_log_continues() {
         2
     );
     assert_eq!(ranges(&read_all(&log)), vec![(0, 1), (2, 2)]);
+}
+
+fn epochs(log: &gregor_log::Log) -> Vec<(i32, i64)> {
+    log.leader_epochs()
+        .iter()
+        .map(|e| (e.epoch, e.start_offset))
+        .collect()
+}
+
+fn leader_epochs_follow_appends_truncation_and_restarts<B: Backend>() {
+    let backend = B::fresh();
+    let config = small_segments(300);
+    let mut log = open(&backend, &config, true, T0);
+    assert_eq!(log.end_offset_for_epoch(0), None, "empty log");
+    for epoch in [0, 0, 3, 3, 5] {
+        log.append(&plain(1, T0), epoch, T0).expect("append");
+    }
+    let all = vec![(0, 0), (3, 2), (5, 4)];
+    assert_eq!(epochs(&log), all);
+    assert_eq!(log.end_offset_for_epoch(5), Some((5, 5)), "latest: log end");
+    assert_eq!(log.end_offset_for_epoch(3), Some((3, 4)));
+    assert_eq!(log.end_offset_for_epoch(4), Some((3, 4)));
+    assert_eq!(log.end_offset_for_epoch(9), None);
+    log.close().expect("close");
+
+    let log = open(&backend, &config, true, T0);
+    assert_eq!(epochs(&log), all, "kept across a clean restart");
+    drop(log);
+    let storage = backend.storage();
+    storage.remove("leader-epoch-checkpoint").expect("remove");
+    let mut log = open(&backend, &config, false, T0);
+    assert_eq!(epochs(&log), all, "rebuilt from the batches");
+
+    log.delete_records_before(3).expect("delete records");
+    assert_eq!(epochs(&log), vec![(3, 3), (5, 4)]);
+    drop(log);
+    // A torn last batch: recovery cuts it, and its epoch with it.
+    let last = files_with(&*storage, ".log")
+        .into_iter()
+        .max()
+        .expect("segments");
+    let len = file_len(&*storage, &last);
+    storage
+        .open(&last)
+        .and_then(|mut f| f.truncate(len - 5))
+        .expect("tear the tail");
+    let log = open(&backend, &config, false, T0);
+    assert_eq!(log.log_end_offset(), 4);
+    assert_eq!(epochs(&log), vec![(3, 3)]);
+    assert_eq!(log.end_offset_for_epoch(3), Some((3, 4)));
 }

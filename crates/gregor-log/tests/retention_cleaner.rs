@@ -30,6 +30,7 @@ both_backends!(
     cleaner_handles_compressed_batches,
     slices_taken_before_a_swap_still_read_the_old_bytes,
     slices_taken_before_retention_still_read_the_old_bytes,
+    retention_cuts_the_leader_epoch_cache_at_the_new_start,
 );
 
 const SEGMENT_BYTES: u64 = 1024;
@@ -666,4 +667,39 @@ fn tombstones_due_after_a_restart_are_still_removed() {
     );
     assert!(clean(&mut log, T0 + 2_000));
     check_latest(&log, &written, false);
+}
+
+fn retention_cuts_the_leader_epoch_cache_at_the_new_start<B: Backend>() {
+    let backend = B::fresh();
+    let config = LogConfig {
+        retention_bytes: 3 * SEGMENT_BYTES as i64,
+        ..retention_config()
+    };
+    let mut log = open(&backend, &config, true, T0);
+    for epoch in [0, 1, 2] {
+        for _ in 0..60 {
+            log.append(&plain(1, T0), epoch, T0).expect("append");
+        }
+    }
+    let pairs = |log: &Log| -> Vec<(i32, i64)> {
+        log.leader_epochs()
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect()
+    };
+    assert_eq!(pairs(&log), vec![(0, 0), (1, 60), (2, 120)]);
+    assert!(retain(&mut log, T0) > 0);
+    let start = log.log_start_offset();
+    assert!(start > 60, "retention kept too much to test: start {start}");
+    // Epochs wholly below the start collapse into one entry at the start,
+    // the one the start offset lies in (Kafka's truncateFromStart).
+    let expected = if start >= 120 {
+        vec![(2, start)]
+    } else {
+        vec![(1, start), (2, 120)]
+    };
+    assert_eq!(pairs(&log), expected);
+    drop(log);
+    let log = open(&backend, &config, true, T0);
+    assert_eq!(pairs(&log), expected, "as stored");
 }

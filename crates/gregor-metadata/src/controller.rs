@@ -361,6 +361,8 @@ pub use alter_configs::{
     alter_broker_configs, alter_group_configs, alter_topic_configs, check_broker_name,
     replace_configs, AlterOp, ConfigChange,
 };
+mod elect_leaders;
+pub use elect_leaders::{elect_leader, ElectionType};
 
 #[cfg(test)]
 mod tests;

@@ -29,7 +29,10 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod describe_topic_partitions;
 pub mod describe_user_scram_credentials;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -37,12 +40,14 @@ pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
+pub mod list_config_resources;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 #[cfg(test)]
@@ -105,6 +110,11 @@ pub const SUPPORTED: &[ApiSupport] = &[
     alter_user_scram_credentials::SUPPORT,
     describe_client_quotas::SUPPORT,
     alter_client_quotas::SUPPORT,
+    offset_for_leader_epoch::SUPPORT,
+    elect_leaders::SUPPORT,
+    describe_producers::SUPPORT,
+    list_config_resources::SUPPORT,
+    describe_topic_partitions::SUPPORT,
 ];
 
 pub fn support(key: ApiKey) -> Option<ApiSupport> {
@@ -193,6 +203,15 @@ pub async fn dispatch(
         }
         RequestKind::DescribeClientQuotas(r) => describe_client_quotas::handle(broker, r, v).into(),
         RequestKind::AlterClientQuotas(r) => alter_client_quotas::handle(broker, r, v).await.into(),
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            offset_for_leader_epoch::handle(broker, r, v).into()
+        }
+        RequestKind::ElectLeaders(r) => elect_leaders::handle(broker, r, v).into(),
+        RequestKind::DescribeProducers(r) => describe_producers::handle(broker, r, v).into(),
+        RequestKind::ListConfigResources(r) => list_config_resources::handle(broker, r, v).into(),
+        RequestKind::DescribeTopicPartitions(r) => {
+            describe_topic_partitions::handle(broker, r, v).into()
+        }
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     }))

@@ -38,3 +38,21 @@ pub fn encodes<M: Encodable>(m: &M, version: i16) {
     m.encode(&mut buf, version)
         .unwrap_or_else(|e| panic!("v{version} does not encode: {e}"));
 }
+
+/// Creates `name` with `partitions` partitions through the controller, as
+/// CreateTopics does.
+pub fn create_topic(broker: &Broker, name: &str, partitions: i32) {
+    let ctx = broker.cluster_context();
+    let req = gregor_metadata::NewTopic {
+        name: name.into(),
+        num_partitions: partitions,
+        replication_factor: -1,
+        ..Default::default()
+    };
+    broker
+        .commit_metadata(|image| {
+            gregor_metadata::controller::create_topic(image, &ctx, &req).map(|c| (c.records, ()))
+        })
+        .expect("metadata commit")
+        .expect("topic created");
+}

@@ -1,0 +1,136 @@
+//! ListConfigResources (KIP-1142; v0 was ListClientMetricsResources): the
+//! resources of the requested types that configs can be described for, as
+//! Kafka 4.1's `KafkaApis.handleListConfigResources` lists them.
+
+use std::sync::Arc;
+
+use gregor_metadata::MetadataImage;
+use gregor_protocol::kafka_protocol::messages::list_config_resources_response::ConfigResource;
+use gregor_protocol::kafka_protocol::messages::{
+    ApiKey, ListConfigResourcesRequest, ListConfigResourcesResponse,
+};
+use gregor_protocol::kafka_protocol::ResponseError;
+
+use super::{text, ApiSupport};
+use crate::broker::Broker;
+
+pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::ListConfigResources, 0, 1);
+
+/// Kafka's `ConfigResource.Type` ids.
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+const BROKER_LOGGER: i8 = 8;
+const CLIENT_METRICS: i8 = 16;
+const GROUP: i8 = 32;
+
+/// Types a version may ask for: v0 lists client-metrics resources only.
+fn supported(version: i16) -> &'static [i8] {
+    if version == 0 {
+        &[CLIENT_METRICS]
+    } else {
+        &[TOPIC, BROKER, BROKER_LOGGER, CLIENT_METRICS, GROUP]
+    }
+}
+
+pub fn handle(
+    broker: &Arc<Broker>,
+    req: ListConfigResourcesRequest,
+    version: i16,
+) -> ListConfigResourcesResponse {
+    list(
+        &broker.metadata.image(),
+        broker.node_id(),
+        &req.resource_types,
+        version,
+    )
+}
+
+/// The listing from one image. Kafka lists group resources for groups with
+/// dynamic configs and client-metrics subscriptions; Gregor stores neither
+/// (no GROUP configs or client telemetry yet), so those types list nothing.
+pub fn list(
+    image: &MetadataImage,
+    node_id: i32,
+    requested: &[i8],
+    version: i16,
+) -> ListConfigResourcesResponse {
+    let supported = supported(version);
+    let types: Vec<i8> = if requested.is_empty() {
+        supported.to_vec()
+    } else {
+        requested.to_vec()
+    };
+    if types.iter().any(|t| !supported.contains(t)) {
+        return ListConfigResourcesResponse::default()
+            .with_error_code(ResponseError::UnsupportedVersion.code());
+    }
+    let entry = |name: String, kind: i8| {
+        let r = ConfigResource::default().with_resource_name(text(&name));
+        // v0 has no type field: every entry is a client-metrics resource.
+        if version >= 1 {
+            r.with_resource_type(kind)
+        } else {
+            r
+        }
+    };
+    let mut resources = Vec::new();
+    // Kafka's order: groups, client metrics, broker loggers, brokers, topics.
+    for kind in [BROKER_LOGGER, BROKER] {
+        if types.contains(&kind) {
+            resources.push(entry(node_id.to_string(), kind));
+        }
+    }
+    if types.contains(&TOPIC) {
+        resources.extend(image.topics().map(|t| entry(t.name.clone(), TOPIC)));
+    }
+    ListConfigResourcesResponse::default().with_config_resources(resources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::test_support::{create_topic, encodes, open_broker};
+
+    fn names(resp: &ListConfigResourcesResponse) -> Vec<(String, i8)> {
+        resp.config_resources
+            .iter()
+            .map(|r| (r.resource_name.to_string(), r.resource_type))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn lists_brokers_and_topics_by_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path(), &["node.id=3"]);
+        create_topic(&broker, "a", 1);
+        create_topic(&broker, "b", 1);
+        let image = broker.metadata.image();
+        let all = list(&image, 3, &[], 1);
+        encodes(&all, 1);
+        assert_eq!(
+            names(&all),
+            vec![
+                ("3".into(), BROKER_LOGGER),
+                ("3".into(), BROKER),
+                ("a".into(), TOPIC),
+                ("b".into(), TOPIC)
+            ]
+        );
+        assert_eq!(names(&list(&image, 3, &[TOPIC], 1)).len(), 2);
+        assert_eq!(
+            names(&list(&image, 3, &[BROKER], 1)),
+            vec![("3".into(), BROKER)]
+        );
+        assert!(list(&image, 3, &[GROUP, CLIENT_METRICS], 1)
+            .config_resources
+            .is_empty());
+        let bad = list(&image, 3, &[99], 1);
+        assert_eq!(bad.error_code, ResponseError::UnsupportedVersion.code());
+        // v0 (ListClientMetricsResources) knows client metrics only.
+        let v0 = list(&image, 3, &[], 0);
+        encodes(&v0, 0);
+        assert_eq!((v0.error_code, v0.config_resources.len()), (0, 0));
+        let handled = handle(&broker, ListConfigResourcesRequest::default(), 1);
+        assert_eq!(names(&handled), names(&all));
+    }
+}
