@@ -5,6 +5,7 @@
 #   scripts/compat/run-core.sh [LIST_FILE]    (default: the core list)
 #
 # Env: GREGOR_BIN (default target/release/gregor), OUT (results folder),
+# GREGOR_BROKER_OVERRIDES (extra space-separated key=value broker configs),
 # plus everything librdkafka/run.sh reads. Exit status: run.sh's, or 2 if the
 # broker could not be started.
 set -uo pipefail
@@ -23,8 +24,11 @@ LOG="$TMP/broker.log"
 # num.partitions=4 is the auto-create partition count of librdkafka's own
 # "default" test scenario (tests/scenarios/default.json); tests such as 0012
 # produce to partitions 0..1 of auto-created topics and rely on it.
+EXTRA=()
+for kv in ${GREGOR_BROKER_OVERRIDES:-}; do EXTRA+=(--override "$kv"); done
 NO_COLOR=1 "$BIN" broker \
     --override "num.partitions=4" \
+    "${EXTRA[@]}" \
     --override "listeners=PLAINTEXT://127.0.0.1:$PORT" \
     --override "advertised.listeners=PLAINTEXT://127.0.0.1:$PORT" \
     --override "log.dirs=$TMP/data" >"$LOG" 2>&1 &
