@@ -256,7 +256,7 @@ def run_scenario(cfg, m, size, acks, parts, rep):
     perf = cfg.rdkafka_performance
     name = f"s{size}-a{acks}-p{parts}-r{rep}"
     broker = Broker(cfg.gregor, cfg.workdir, name)
-    result = {"size": size, "acks": acks, "parts": parts, "rep": rep}
+    result = {"size": size, "acks": acks, "parts": parts, "rep": rep, "load_start": os.getloadavg()[0]}
     try:
         run([cfg.gregor, "topics", "create", "--bootstrap-server", broker.bootstrap, "--topic", TOPIC,
              "--partitions", str(parts), "--replication-factor", "1"])
@@ -285,6 +285,7 @@ def run_scenario(cfg, m, size, acks, parts, rep):
                 "--print-interval-ms", "3600000"]))
             result[phase]["cpu_s"] = broker.cpu_seconds() - cpu
         result["peak_rss_mib"] = broker.peak_rss_mib()
+        result["load_end"] = os.getloadavg()[0]
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         result["error"] = str(e).splitlines()[0][:300]
         log(f"{name}: FAILED: {e}")
@@ -415,6 +416,11 @@ def report(cfg, m, dd_mb_s, results, started, command):
                          f"{cell(pick(rs, phase, 'p50'), '{:.2f}')} | "
                          f"{cell(pick(rs, phase, 'p99'), '{:.2f}')} | {cell(pick(rs, phase, 'p999'), '{:.2f}')} | "
                          f"{cell(pick(rs, phase, 'cpu_s'), '{:.2f}')} |")
+    loads = [v for r in results for v in (r.get("load_start"), r.get("load_end")) if v is not None]
+    if loads:
+        lines += ["", f"Load average (1 min) at the start and end of the scenarios: {min(loads):.1f} to "
+                  f"{max(loads):.1f} on {mach['nproc']} CPUs (the benchmark's own broker and client count "
+                  "towards it)."]
     lines += [
         "",
         "## Peak memory",
