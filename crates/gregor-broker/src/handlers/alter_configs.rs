@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use gregor_metadata::acl::AclOperation;
 use gregor_metadata::controller;
 use gregor_metadata::{ApiError, ConfigResource};
 use gregor_protocol::kafka_protocol::messages::alter_configs_request::AlterConfigsResource;
@@ -15,7 +14,7 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
-use super::incremental_alter_configs::commit_configs;
+use super::incremental_alter_configs::{authorized_alter, commit_configs};
 use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
@@ -33,16 +32,9 @@ pub async fn handle(
             let entry = AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
-            let denied = broker.config_resource_denied(
-                ctx,
-                r.resource_type,
-                &r.resource_name,
-                AclOperation::AlterConfigs,
-            );
-            let outcome = match denied {
-                Some(e) => Err(e),
-                None => alter(broker, r, req.validate_only),
-            };
+            let outcome = authorized_alter(broker, ctx, r.resource_type, &r.resource_name, || {
+                alter(broker, r, req.validate_only)
+            });
             match outcome {
                 Ok(()) => entry,
                 Err(e) => entry

@@ -35,16 +35,9 @@ pub async fn handle(
             let entry = AlterConfigsResourceResponse::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
-            let denied = broker.config_resource_denied(
-                ctx,
-                r.resource_type,
-                &r.resource_name,
-                AclOperation::AlterConfigs,
-            );
-            let outcome = match denied {
-                Some(e) => Err(e),
-                None => alter(broker, r, req.validate_only),
-            };
+            let outcome = authorized_alter(broker, ctx, r.resource_type, &r.resource_name, || {
+                alter(broker, r, req.validate_only)
+            });
             match outcome {
                 Ok(()) => entry,
                 Err(e) => entry
@@ -54,6 +47,21 @@ pub async fn handle(
         })
         .collect();
     IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+/// What both alter-config APIs answer for one resource: ALTER_CONFIGS on it
+/// (the authorizer's error if refused), then the change itself.
+pub(super) fn authorized_alter(
+    broker: &Broker,
+    ctx: &RequestContext,
+    resource_type: i8,
+    name: &str,
+    alter: impl FnOnce() -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    match broker.config_resource_denied(ctx, resource_type, name, AclOperation::AlterConfigs) {
+        Some(denied) => Err(denied),
+        None => alter(),
+    }
 }
 
 fn alter(broker: &Broker, r: &AlterConfigsResource, validate_only: bool) -> Result<(), ApiError> {
