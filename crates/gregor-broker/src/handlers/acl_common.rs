@@ -1,5 +1,6 @@
 //! Conversions between the ACL APIs' wire fields and `gregor_metadata::acl`,
-//! shared by CreateAcls, DescribeAcls and DeleteAcls.
+//! and the check in front of them, shared by CreateAcls, DescribeAcls and
+//! DeleteAcls.
 
 use gregor_metadata::acl::{
     AclBinding, AclFilter, AclOperation, AclPermission, PatternType, ResourceType,
@@ -43,4 +44,26 @@ impl WireAcl<'_> {
             permission: AclPermission::from_code(self.permission),
         }
     }
+}
+
+/// Why an ACL API is refused before it is looked at: no authorizer
+/// configured (SECURITY_DISABLED, as Kafka), or `op` on the cluster denied.
+pub fn refused(
+    broker: &crate::broker::Broker,
+    ctx: &super::RequestContext,
+    op: AclOperation,
+) -> Option<gregor_metadata::ApiError> {
+    use gregor_protocol::kafka_protocol::ResponseError;
+    if !broker.authorizer.enabled() {
+        return Some(gregor_metadata::ApiError::new(
+            ResponseError::SecurityDisabled,
+            crate::authorizer::NO_AUTHORIZER,
+        ));
+    }
+    (!broker.authorize_cluster(ctx, op)).then(|| {
+        gregor_metadata::ApiError::new(
+            ResponseError::ClusterAuthorizationFailed,
+            "Cluster authorization failed.",
+        )
+    })
 }

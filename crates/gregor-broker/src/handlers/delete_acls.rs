@@ -12,9 +12,8 @@ use gregor_protocol::kafka_protocol::messages::delete_acls_response::{
 use gregor_protocol::kafka_protocol::messages::{ApiKey, DeleteAclsRequest, DeleteAclsResponse};
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::acl_common::WireAcl;
+use super::acl_common::{self, WireAcl};
 use super::{text, ApiSupport, RequestContext};
-use crate::authorizer::NO_AUTHORIZER;
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DeleteAcls, 1, 3);
@@ -26,17 +25,7 @@ pub fn handle(
     ctx: &RequestContext,
     req: DeleteAclsRequest,
 ) -> DeleteAclsResponse {
-    let refused = if !broker.authorizer.enabled() {
-        Some(ApiError::new(
-            ResponseError::SecurityDisabled,
-            NO_AUTHORIZER,
-        ))
-    } else if !broker.authorize_cluster(ctx, AclOperation::Alter) {
-        Some(ApiError::new(ResponseError::ClusterAuthorizationFailed, ""))
-    } else {
-        None
-    };
-    let results = match refused {
+    let results = match acl_common::refused(broker, ctx, AclOperation::Alter) {
         Some(e) => vec![Err(e); req.filters.len()],
         None => delete(broker, &req),
     };

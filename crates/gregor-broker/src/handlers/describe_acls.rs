@@ -12,11 +12,9 @@ use gregor_protocol::kafka_protocol::messages::describe_acls_response::{
 use gregor_protocol::kafka_protocol::messages::{
     ApiKey, DescribeAclsRequest, DescribeAclsResponse,
 };
-use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::acl_common::WireAcl;
+use super::acl_common::{self, WireAcl};
 use super::{text, ApiSupport, RequestContext};
-use crate::authorizer::NO_AUTHORIZER;
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeAcls, 1, 3);
@@ -39,17 +37,8 @@ fn describe(
     ctx: &RequestContext,
     req: &DescribeAclsRequest,
 ) -> Result<Vec<AclBinding>, ApiError> {
-    if !broker.authorizer.enabled() {
-        return Err(ApiError::new(
-            ResponseError::SecurityDisabled,
-            NO_AUTHORIZER,
-        ));
-    }
-    if !broker.authorize_cluster(ctx, AclOperation::Describe) {
-        return Err(ApiError::new(
-            ResponseError::ClusterAuthorizationFailed,
-            "Cluster authorization failed.",
-        ));
+    if let Some(e) = acl_common::refused(broker, ctx, AclOperation::Describe) {
+        return Err(e);
     }
     let filter = WireAcl {
         resource_type: req.resource_type_filter,
