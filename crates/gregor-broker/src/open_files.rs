@@ -1,6 +1,7 @@
-//! The process's open-file limit. Every segment keeps its log and index
-//! files open, so a broker with thousands of partitions needs far more than
-//! the soft limit of 1,024 many systems start processes with. Like the JVM
+//! The process's open-file limit. Every segment keeps its log file open
+//! (index files are memory-mapped or held in memory, never kept open), so a
+//! broker with thousands of partitions needs far more than the soft limit
+//! of 1,024 many systems start processes with. Like the JVM
 //! under Kafka (`-XX:+MaxFDLimit`, on by default), the broker raises its
 //! soft limit to the hard limit at start; only the hard limit needs setting
 //! by the operator.

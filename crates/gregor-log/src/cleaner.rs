@@ -196,7 +196,7 @@ impl Log {
             .map(|s| Source {
                 base_offset: s.base_offset(),
                 size: s.size(),
-                file: s.shared_files()[0].clone(),
+                file: s.log_file(),
             })
             .collect();
         if sources.is_empty() {
@@ -277,7 +277,9 @@ impl Log {
             let at = self
                 .segments
                 .partition_point(|s| s.base_offset() < g.segment.base_offset());
-            self.segments.insert(at, g.segment);
+            let mut segment = g.segment;
+            segment.renamed_to_final();
+            self.segments.insert(at, segment);
         }
         self.cleaned_upto = Some(cleaned.end_offset);
         self.delete_horizon = cleaned.delete_horizon;
@@ -353,7 +355,7 @@ impl CleanTask {
             let base = group[0].base_offset;
             let context = format!("write cleaned segment {base}");
             let mut segment =
-                Segment::create_cleaned(&*self.storage, base, &self.config, self.now_ms)
+                Segment::create_cleaned(&self.storage, base, &self.config, self.now_ms)
                     .map_err(LogError::io(&context))?;
             for source in &group {
                 stats.segments_read += 1;

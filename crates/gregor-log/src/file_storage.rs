@@ -8,7 +8,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::storage::{SegmentFile, SharedFile, Storage};
+use crate::storage::{MappedFile, SegmentFile, SharedFile, Storage};
 
 /// A partition directory on disk. Cheap to share: holds only the path.
 #[derive(Debug, Clone)]
@@ -53,6 +53,20 @@ impl Storage for FileStorage {
             file: Arc::new(file),
             len,
         }))
+    }
+
+    fn map(&self, name: &str) -> io::Result<Arc<dyn MappedFile>> {
+        let file = File::open(self.path(name)?)?;
+        if file.metadata()?.len() == 0 {
+            // mmap refuses empty files; an empty view needs no mapping.
+            return Ok(Arc::new(Mapped(None)));
+        }
+        // SAFETY: the log maps only files it has stopped writing (sealed
+        // indexes) and, before it writes one again, drops the map and works
+        // on a copy; nothing else in the process truncates them. The map
+        // outlives `file`, which is closed on return.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Arc::new(Mapped(Some(map))))
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
@@ -101,6 +115,15 @@ impl Storage for FileStorage {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,
         }
+    }
+}
+
+/// A read-only memory map of a whole file (`None` for an empty file).
+struct Mapped(Option<memmap2::Mmap>);
+
+impl MappedFile for Mapped {
+    fn bytes(&self) -> &[u8] {
+        self.0.as_deref().unwrap_or(&[])
     }
 }
 

@@ -9,14 +9,18 @@
 //!
 //! Files are not preallocated: on disk they always hold exactly the valid
 //! entries, so a cleanly closed directory is what Kafka itself would leave.
-//! Entries are not cached in memory; lookups read ~log2(n) entries from the
-//! page cache, which keeps memory flat however many segments a log has.
+//! No index keeps a file open. Sealed indexes are read through a memory map
+//! (lookups touch ~log2(n) entries in the page cache, and memory stays flat
+//! however many segments a log has); the active segment's index is kept in
+//! memory and written out when the segment rolls, flushes or closes.
 
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 
-use crate::storage::SegmentFile;
+use std::sync::Arc;
+
+use crate::storage::{MappedFile, Storage};
 
 /// One fixed-size index entry.
 pub(crate) trait IndexEntry: Copy + fmt::Debug + PartialEq {
@@ -90,38 +94,113 @@ impl IndexEntry for TimeEntry {
     }
 }
 
-/// Largest entry encoded at once when appending many (rebuilds).
-const ENCODE_CHUNK_ENTRIES: usize = 4096;
+/// Where an index's entries live between writes.
+enum Body {
+    /// The file as last written, read through a map that holds no file
+    /// descriptor: sealed segments, and every segment after an open until
+    /// its first change.
+    Mapped(Arc<dyn MappedFile>),
+    /// Entries in memory: the active segment's index once it changes. The
+    /// file is brought up to date by [`IndexFile::persist`] (roll, flush,
+    /// close); after a crash the active segment's indexes are rebuilt from
+    /// the log anyway, so nothing is lost by keeping them here.
+    Live(Vec<u8>),
+}
 
-/// An index file of `E` entries. Owned by its segment.
+/// An index file of `E` entries. Owned by its segment. It keeps no file
+/// open: a broker with thousands of partitions would otherwise hold two
+/// descriptors per segment for files that are read a few entries at a time
+/// and written once per `index.interval.bytes`.
 pub(crate) struct IndexFile<E: IndexEntry> {
-    file: Box<dyn SegmentFile>,
-    entries: u64,
+    storage: Arc<dyn Storage>,
+    name: String,
+    body: Body,
+    /// Length of the file on disk.
+    file_len: u64,
+    /// How many leading bytes of `body` the file holds already.
+    persisted: u64,
+    /// Whether the file's content has been fsynced since it last changed.
+    synced: bool,
     max_entries: u64,
     last: Option<E>,
     _entry: PhantomData<E>,
 }
 
 impl<E: IndexEntry> IndexFile<E> {
-    /// Wraps an open file. A length that is not a whole number of entries
-    /// is reported by [`IndexFile::check`], not here.
-    pub fn new(file: Box<dyn SegmentFile>, max_index_bytes: u64) -> io::Result<IndexFile<E>> {
-        let entries = file.len() / E::BYTES as u64;
+    /// Creates `name` empty (so the directory looks as Kafka leaves it) and
+    /// starts an in-memory index over it.
+    pub fn create(
+        storage: Arc<dyn Storage>,
+        name: String,
+        max_index_bytes: u64,
+    ) -> io::Result<IndexFile<E>> {
+        drop(storage.create(&name)?);
+        Ok(IndexFile {
+            storage,
+            name,
+            body: Body::Live(Vec::new()),
+            file_len: 0,
+            persisted: 0,
+            synced: false,
+            max_entries: max_index_bytes / E::BYTES as u64,
+            last: None,
+            _entry: PhantomData,
+        })
+    }
+
+    /// Maps an existing file. A length that is not a whole number of
+    /// entries is reported by [`IndexFile::check`], not here.
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        name: String,
+        max_index_bytes: u64,
+    ) -> io::Result<IndexFile<E>> {
+        let map = storage.map(&name)?;
+        let file_len = map.bytes().len() as u64;
         let mut index = IndexFile {
-            file,
-            entries,
+            storage,
+            name,
+            body: Body::Mapped(map),
+            file_len,
+            persisted: file_len,
+            synced: true,
             max_entries: max_index_bytes / E::BYTES as u64,
             last: None,
             _entry: PhantomData,
         };
+        let entries = index.entries();
         if entries > 0 {
             index.last = Some(index.entry(entries - 1)?);
         }
         Ok(index)
     }
 
+    fn bytes(&self) -> &[u8] {
+        match &self.body {
+            Body::Mapped(map) => map.bytes(),
+            Body::Live(bytes) => bytes,
+        }
+    }
+
+    /// The entries in memory, copied out of the map on the first change.
+    fn live(&mut self) -> &mut Vec<u8> {
+        if let Body::Mapped(map) = &self.body {
+            self.body = Body::Live(map.bytes().to_vec());
+        }
+        self.synced = false;
+        match &mut self.body {
+            Body::Live(bytes) => bytes,
+            Body::Mapped(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// The segment's files were renamed (a cleaned segment swapped in).
+    pub fn renamed(&mut self, name: String) {
+        self.name = name;
+    }
+
     pub fn entries(&self) -> u64 {
-        self.entries
+        self.bytes().len() as u64 / E::BYTES as u64
     }
 
     pub fn last(&self) -> Option<E> {
@@ -130,14 +209,21 @@ impl<E: IndexEntry> IndexFile<E> {
 
     /// Full by `segment.index.bytes`: the segment must roll.
     pub fn is_full(&self) -> bool {
-        self.entries >= self.max_entries
+        self.entries() >= self.max_entries
     }
 
     pub fn entry(&self, n: u64) -> io::Result<E> {
-        let mut buf = [0u8; 16];
-        let bytes = &mut buf[..E::BYTES];
-        self.file.read_exact_at(n * E::BYTES as u64, bytes)?;
-        Ok(E::decode(bytes))
+        let at = usize::try_from(n)
+            .ok()
+            .and_then(|n| n.checked_mul(E::BYTES))
+            .filter(|&at| at + E::BYTES <= self.bytes().len())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{}: no entry {n}", self.name),
+                )
+            })?;
+        Ok(E::decode(&self.bytes()[at..at + E::BYTES]))
     }
 
     /// The last entry whose key is `<= key`, if any.
@@ -148,7 +234,7 @@ impl<E: IndexEntry> IndexFile<E> {
     /// The last entry whose `by` is `<= target`; `by` must grow with the
     /// entries as the key does (an offset entry's position does).
     pub fn floor_by(&self, target: i64, by: impl Fn(&E) -> i64) -> io::Result<Option<E>> {
-        let (mut lo, mut hi) = (0u64, self.entries);
+        let (mut lo, mut hi) = (0u64, self.entries());
         let mut found = None;
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -164,48 +250,93 @@ impl<E: IndexEntry> IndexFile<E> {
     }
 
     pub fn append(&mut self, entry: E) -> io::Result<()> {
-        let mut buf = [0u8; 16];
-        entry.encode(&mut buf[..E::BYTES]);
-        self.file.append(&buf[..E::BYTES])?;
-        self.entries += 1;
+        let bytes = self.live();
+        let at = bytes.len();
+        bytes.resize(at + E::BYTES, 0);
+        entry.encode(&mut bytes[at..]);
         self.last = Some(entry);
         Ok(())
     }
 
-    /// Appends many entries with few writes (index rebuilds).
+    /// Appends many entries (index rebuilds).
     pub fn append_all(&mut self, entries: &[E]) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(E::BYTES * entries.len().min(ENCODE_CHUNK_ENTRIES));
-        for chunk in entries.chunks(ENCODE_CHUNK_ENTRIES) {
-            buf.clear();
-            buf.resize(E::BYTES * chunk.len(), 0);
-            for (entry, out) in chunk.iter().zip(buf.chunks_mut(E::BYTES)) {
-                entry.encode(out);
-            }
-            self.file.append(&buf)?;
-            self.entries += chunk.len() as u64;
-            self.last = chunk.last().copied();
+        let bytes = self.live();
+        let at = bytes.len();
+        bytes.resize(at + E::BYTES * entries.len(), 0);
+        for (entry, out) in entries.iter().zip(bytes[at..].chunks_mut(E::BYTES)) {
+            entry.encode(out);
+        }
+        if let Some(last) = entries.last() {
+            self.last = Some(*last);
         }
         Ok(())
     }
 
     /// Keeps the first `entries` entries.
     pub fn truncate_entries(&mut self, entries: u64) -> io::Result<()> {
-        self.file.truncate(entries * E::BYTES as u64)?;
-        self.entries = entries.min(self.entries);
-        self.last = if self.entries == 0 {
+        if entries >= self.entries() {
+            return Ok(());
+        }
+        let len = entries * E::BYTES as u64;
+        self.live().truncate(len as usize);
+        self.persisted = self.persisted.min(len);
+        self.last = if entries == 0 {
             None
         } else {
-            Some(self.entry(self.entries - 1)?)
+            Some(self.entry(entries - 1)?)
         };
         Ok(())
     }
 
-    pub fn shared(&self) -> std::sync::Arc<dyn crate::storage::SharedFile> {
-        self.file.shared()
+    /// Brings the file up to date with the entries in memory: cuts what
+    /// was truncated, writes what was appended, fsyncs if `sync`. Opens the
+    /// file only for the duration of the call.
+    pub fn persist(&mut self, sync: bool) -> io::Result<()> {
+        let len = self.bytes().len() as u64;
+        if self.persisted == len && self.file_len == len && (self.synced || !sync) {
+            return Ok(());
+        }
+        let mut file = match self.storage.open(&self.name) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.storage.create(&self.name)?,
+            other => other?,
+        };
+        let keep = self.persisted.min(file.len());
+        if file.len() > keep {
+            file.truncate(keep)?;
+        }
+        if let Body::Live(bytes) = &self.body {
+            file.append(&bytes[keep as usize..])?;
+        }
+        self.persisted = len;
+        self.file_len = len;
+        if sync {
+            file.sync()?;
+            self.synced = true;
+        }
+        Ok(())
     }
 
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync()
+    /// Writes the file out and switches to a map of it: the segment will
+    /// not change again unless truncated, and the map keeps no descriptor.
+    pub fn seal(&mut self) -> io::Result<()> {
+        self.persist(false)?;
+        if matches!(self.body, Body::Live(_)) {
+            let synced = self.synced;
+            self.body = Body::Mapped(self.storage.map(&self.name)?);
+            self.synced = synced;
+        }
+        Ok(())
+    }
+
+    /// A handle for an fsync off the log's lock, after [`IndexFile::seal`].
+    /// Opens the file: the handle holds a descriptor until dropped.
+    pub fn shared(&self) -> io::Result<std::sync::Arc<dyn crate::storage::SharedFile>> {
+        Ok(self.storage.open(&self.name)?.shared())
+    }
+
+    /// Writes and fsyncs whatever the file lacks.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.persist(true)
     }
 
     /// Checks the file holds whole entries sorted by key, and hands each
@@ -217,14 +348,14 @@ impl<E: IndexEntry> IndexFile<E> {
         mut valid: impl FnMut(&E) -> bool,
     ) -> io::Result<Result<(), String>> {
         // (Not `is_multiple_of`: the workspace's rust-version is 1.85.)
-        if self.entries * E::BYTES as u64 != self.file.len() {
+        let len = self.bytes().len() as u64;
+        if self.entries() * E::BYTES as u64 != len {
             return Ok(Err(format!(
-                "length {} is not a multiple of {}",
-                self.file.len(),
+                "length {len} is not a multiple of {}",
                 E::BYTES
             )));
         }
-        let picks: Vec<u64> = match (full, self.entries) {
+        let picks: Vec<u64> = match (full, self.entries()) {
             (_, 0) => Vec::new(),
             (true, n) => (0..n).collect(),
             (false, n) => vec![0, n - 1],
@@ -254,12 +385,26 @@ mod tests {
     use crate::storage::Storage;
     use crate::MemStorage;
 
-    fn index(entries: &[OffsetEntry]) -> IndexFile<OffsetEntry> {
-        let storage = MemStorage::new();
+    fn index_in(storage: &MemStorage, entries: &[OffsetEntry]) -> IndexFile<OffsetEntry> {
         let mut index =
-            IndexFile::new(storage.create("x.index").expect("create"), 80).expect("new");
+            IndexFile::create(Arc::new(storage.clone()), "x.index".into(), 80).expect("create");
         index.append_all(entries).expect("append");
         index
+    }
+
+    fn index(entries: &[OffsetEntry]) -> IndexFile<OffsetEntry> {
+        index_in(&MemStorage::new(), entries)
+    }
+
+    fn file_bytes(storage: &MemStorage, name: &str) -> Vec<u8> {
+        storage.map(name).expect("map").bytes().to_vec()
+    }
+
+    fn entry(i: u32) -> OffsetEntry {
+        OffsetEntry {
+            relative_offset: i * 10,
+            position: i * 100,
+        }
     }
 
     #[test]
@@ -312,7 +457,48 @@ mod tests {
         assert!(index.check(true, |_| true).expect("io").is_err());
         index.truncate_entries(1).expect("truncate");
         assert_eq!(index.check(true, |_| true).expect("io"), Ok(()));
-        index.file.append(&[1, 2, 3]).expect("append");
-        assert!(index.check(false, |_| true).expect("io").is_err());
+        index.persist(true).expect("persist");
+        let storage = index.storage.clone();
+        storage
+            .open("x.index")
+            .expect("open")
+            .append(&[1, 2, 3])
+            .expect("append");
+        let torn = IndexFile::<OffsetEntry>::open(storage, "x.index".into(), 80).expect("open");
+        assert!(torn.check(false, |_| true).expect("io").is_err());
+    }
+
+    #[test]
+    fn the_file_catches_up_only_when_persisted() {
+        let storage = MemStorage::new();
+        let mut index = index_in(&storage, &[entry(0), entry(1)]);
+        assert_eq!(file_bytes(&storage, "x.index"), Vec::<u8>::new());
+        index.persist(false).expect("persist");
+        assert_eq!(file_bytes(&storage, "x.index").len(), 16);
+        index.append(entry(2)).expect("append");
+        index.persist(true).expect("persist");
+        let reopened =
+            IndexFile::<OffsetEntry>::open(Arc::new(storage.clone()), "x.index".into(), 80)
+                .expect("open");
+        assert_eq!(reopened.entries(), 3);
+        assert_eq!(reopened.last(), Some(entry(2)));
+        assert_eq!(reopened.entry(1).expect("entry"), entry(1));
+        assert!(reopened.entry(3).is_err());
+    }
+
+    #[test]
+    fn a_sealed_index_truncated_later_cuts_its_file() {
+        let storage = MemStorage::new();
+        let mut index = index_in(&storage, &[entry(0), entry(1), entry(2)]);
+        index.seal().expect("seal");
+        assert!(matches!(index.body, Body::Mapped(_)));
+        assert_eq!(index.floor(15).expect("floor"), Some(entry(1)));
+        index.truncate_entries(1).expect("truncate");
+        index.append(entry(4)).expect("append");
+        index.persist(true).expect("persist");
+        let mut expected = vec![0u8; 16];
+        entry(0).encode(&mut expected[..8]);
+        entry(4).encode(&mut expected[8..]);
+        assert_eq!(file_bytes(&storage, "x.index"), expected);
     }
 }

@@ -51,4 +51,4 @@ pub use mem_storage::MemStorage;
 pub use producer_state::{AppendOrigin, BatchMetadata, ProducerState, PRODUCER_BATCHES_RETAINED};
 pub use retention::DeletedSegments;
 pub use slice::FileSlice;
-pub use storage::{SegmentFile, SharedFile, Storage};
+pub use storage::{MappedFile, SegmentFile, SharedFile, Storage};

@@ -462,8 +462,11 @@ impl Log {
         self.active_mut()
             .seal()
             .map_err(LogError::io(context.clone()))?;
-        let files = self.active().shared_files();
-        let segment = Segment::create(&*self.storage, new_base, &self.config, now_ms)
+        let files = self
+            .active()
+            .shared_files()
+            .map_err(LogError::io(context.clone()))?;
+        let segment = Segment::create(&self.storage, new_base, &self.config, now_ms)
             .map_err(LogError::io(context))?;
         self.segments.push(segment);
         let job = self.pending_flush.get_or_insert_with(FlushJob::default);
@@ -533,9 +536,19 @@ impl Log {
         self.check_healthy()?;
         let leo = self.log_end_offset();
         let from = self.segment_index(self.recovery_point);
+        // Everything below the recovery point is durable: with nothing
+        // appended since, only index entries held in memory may be missing
+        // from disk. This keeps closing thousands of idle logs cheap.
+        let idle = self.recovery_point == leo;
         for i in from..self.segments.len() {
             let base = self.segments[i].base_offset();
-            if let Err(e) = self.segments[i].flush() {
+            let segment = &mut self.segments[i];
+            let done = if idle {
+                segment.flush_indexes()
+            } else {
+                segment.flush()
+            };
+            if let Err(e) = done {
                 return Err(self.fail(&format!("fsync segment {base}"), e));
             }
         }
@@ -678,8 +691,22 @@ impl Log {
             .seal()
             .map_err(LogError::io(format!("seal segment {base}")))?;
         self.flush()?;
-        self.write_snapshot(self.log_end_offset())?;
-        self.write_checkpoint()
+        let leo = self.log_end_offset();
+        // A log nothing was appended to since its last snapshot (an idle
+        // partition opened cleanly) already has both files as they would be
+        // written; rewriting them costs four fsyncs per partition.
+        let snapshot = file_name(leo, SNAPSHOT_SUFFIX);
+        if self.storage.map(&snapshot).is_err() {
+            self.write_snapshot(leo)?;
+        }
+        let current = Checkpoint {
+            log_start_offset: self.log_start_offset,
+            recovery_point: self.recovery_point,
+        };
+        if self.checkpointed != Some(current) {
+            self.write_checkpoint()?;
+        }
+        Ok(())
     }
 
     /// Removes the whole partition directory (topic deletion).

@@ -143,7 +143,7 @@ impl Log {
         };
         for (i, &base) in bases.iter().enumerate() {
             let context = format!("open segment {base}");
-            let (mut segment, missing) = Segment::open(&*self.storage, base, &self.config, now_ms)
+            let (mut segment, missing) = Segment::open(&self.storage, base, &self.config, now_ms)
                 .map_err(LogError::io(&context))?;
             let is_last = i + 1 == bases.len();
             let reason = match missing {
@@ -217,7 +217,7 @@ impl Log {
     ) -> Result<(), LogError> {
         let checkpointed_start = checkpoint.map_or(0, |c| c.log_start_offset.max(0));
         if self.segments.is_empty() {
-            let segment = Segment::create(&*self.storage, checkpointed_start, &self.config, now_ms)
+            let segment = Segment::create(&self.storage, checkpointed_start, &self.config, now_ms)
                 .map_err(LogError::io("create first segment"))?;
             self.segments.push(segment);
         }
@@ -236,7 +236,7 @@ impl Log {
                     .map_err(LogError::io("delete segment"))?;
             }
             let segment =
-                Segment::create(&*self.storage, self.log_start_offset, &self.config, now_ms)
+                Segment::create(&self.storage, self.log_start_offset, &self.config, now_ms)
                     .map_err(LogError::io("create segment"))?;
             self.segments.push(segment);
         }

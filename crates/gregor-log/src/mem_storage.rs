@@ -9,7 +9,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use crate::storage::{SegmentFile, SharedFile, Storage};
+use crate::storage::{MappedFile, SegmentFile, SharedFile, Storage};
 
 type Data = Arc<RwLock<Vec<u8>>>;
 
@@ -55,6 +55,19 @@ impl Storage for MemStorage {
             data,
             fail_appends: self.fail_appends.clone(),
         }))
+    }
+
+    fn map(&self, name: &str) -> io::Result<Arc<dyn MappedFile>> {
+        let data = self
+            .files()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| MemStorage::not_found(name))?;
+        let copy = data
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        Ok(Arc::new(MemMapped(copy)))
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
@@ -145,6 +158,15 @@ impl SegmentFile for MemFile {
 
     fn shared(&self) -> Arc<dyn SharedFile> {
         Arc::new(MemShared(self.data.clone()))
+    }
+}
+
+/// [`MappedFile`] in memory: a copy of the file's bytes when mapped.
+struct MemMapped(Vec<u8>);
+
+impl MappedFile for MemMapped {
+    fn bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 

@@ -24,6 +24,23 @@ pub(crate) const INDEX_SUFFIX: &str = ".index";
 pub(crate) const TIME_INDEX_SUFFIX: &str = ".timeindex";
 /// Width of the zero-padded base offset in file names, as Kafka.
 const FILE_NAME_DIGITS: usize = 20;
+/// Opens an index file, or creates it empty and notes in `problem` that it
+/// was missing, so the caller rebuilds it.
+fn open_index<E: crate::index::IndexEntry>(
+    storage: &Arc<dyn Storage>,
+    name: String,
+    max_index_bytes: u64,
+    problem: &mut Option<String>,
+) -> io::Result<IndexFile<E>> {
+    match IndexFile::open(storage.clone(), name.clone(), max_index_bytes) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            *problem = Some(format!("{name} is missing"));
+            IndexFile::create(storage.clone(), name, max_index_bytes)
+        }
+        other => other,
+    }
+}
+
 /// Relative offsets are 32-bit signed in Kafka's index format.
 const RELATIVE_OFFSET_MAX: i64 = i32::MAX as i64;
 
@@ -149,83 +166,107 @@ pub(crate) struct Segment {
 
 impl Segment {
     pub fn create(
-        storage: &dyn Storage,
+        storage: &Arc<dyn Storage>,
         base_offset: i64,
         config: &LogConfig,
         now_ms: i64,
     ) -> io::Result<Segment> {
-        let log = storage.create(&file_name(base_offset, LOG_SUFFIX))?;
-        let offset_index = storage.create(&file_name(base_offset, INDEX_SUFFIX))?;
-        let time_index = storage.create(&file_name(base_offset, TIME_INDEX_SUFFIX))?;
-        Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)
+        let name = |suffix: &str| file_name(base_offset, suffix);
+        Segment::create_named(storage, base_offset, name, config, now_ms)
     }
 
     /// Creates the `.cleaned` files the cleaner writes a segment into; the
-    /// swap renames them to the segment's own names, and the handles stay
-    /// valid across the rename.
+    /// swap renames them to the segment's own names (the log file's handle
+    /// stays valid across the rename; the indexes learn their new names
+    /// from [`Segment::renamed_to_final`]).
     pub fn create_cleaned(
-        storage: &dyn Storage,
+        storage: &Arc<dyn Storage>,
         base_offset: i64,
         config: &LogConfig,
         now_ms: i64,
     ) -> io::Result<Segment> {
-        let name = |suffix| {
+        let name = |suffix: &str| {
             format!(
                 "{}{}",
                 file_name(base_offset, suffix),
                 crate::cleaner::CLEANED_SUFFIX
             )
         };
+        Segment::create_named(storage, base_offset, name, config, now_ms)
+    }
+
+    fn create_named(
+        storage: &Arc<dyn Storage>,
+        base_offset: i64,
+        name: impl Fn(&str) -> String,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> io::Result<Segment> {
         let log = storage.create(&name(LOG_SUFFIX))?;
-        let offset_index = storage.create(&name(INDEX_SUFFIX))?;
-        let time_index = storage.create(&name(TIME_INDEX_SUFFIX))?;
-        Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)
+        let max = config.segment_index_bytes;
+        let offset_index = IndexFile::create(storage.clone(), name(INDEX_SUFFIX), max)?;
+        let time_index = IndexFile::create(storage.clone(), name(TIME_INDEX_SUFFIX), max)?;
+        Ok(Segment::assemble(
+            base_offset,
+            log,
+            offset_index,
+            time_index,
+            config,
+            now_ms,
+        ))
     }
 
     /// Opens an existing segment. Missing index files are created empty and
     /// reported, so the caller rebuilds them.
     pub fn open(
-        storage: &dyn Storage,
+        storage: &Arc<dyn Storage>,
         base_offset: i64,
         config: &LogConfig,
         now_ms: i64,
     ) -> io::Result<(Segment, Option<String>)> {
         let log = storage.open(&file_name(base_offset, LOG_SUFFIX))?;
+        let max = config.segment_index_bytes;
         let mut problem = None;
-        let mut open_index = |suffix: &str| -> io::Result<Box<dyn SegmentFile>> {
-            let name = file_name(base_offset, suffix);
-            match storage.open(&name) {
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    problem = Some(format!("{name} is missing"));
-                    storage.create(&name)
-                }
-                other => other,
-            }
-        };
-        let offset_index = open_index(INDEX_SUFFIX)?;
-        let time_index = open_index(TIME_INDEX_SUFFIX)?;
-        let segment =
-            Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)?;
+        let offset_index = open_index(
+            storage,
+            file_name(base_offset, INDEX_SUFFIX),
+            max,
+            &mut problem,
+        )?;
+        let time_index = open_index(
+            storage,
+            file_name(base_offset, TIME_INDEX_SUFFIX),
+            max,
+            &mut problem,
+        )?;
+        let segment = Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms);
         Ok((segment, problem))
     }
 
     fn assemble(
         base_offset: i64,
         log: Box<dyn SegmentFile>,
-        offset_index: Box<dyn SegmentFile>,
-        time_index: Box<dyn SegmentFile>,
+        offset_index: IndexFile<OffsetEntry>,
+        time_index: IndexFile<TimeEntry>,
         config: &LogConfig,
         now_ms: i64,
-    ) -> io::Result<Segment> {
-        Ok(Segment {
+    ) -> Segment {
+        Segment {
             base_offset,
             log,
-            offset_index: IndexFile::new(offset_index, config.segment_index_bytes)?,
-            time_index: IndexFile::new(time_index, config.segment_index_bytes)?,
+            offset_index,
+            time_index,
             state: SegmentState::empty(base_offset),
             created_ms: now_ms,
             index_interval_bytes: config.index_interval_bytes,
-        })
+        }
+    }
+
+    /// A cleaned segment's files now carry the segment's own names.
+    pub fn renamed_to_final(&mut self) {
+        let base = self.base_offset;
+        self.offset_index.renamed(file_name(base, INDEX_SUFFIX));
+        self.time_index.renamed(file_name(base, TIME_INDEX_SUFFIX));
     }
 
     pub fn base_offset(&self) -> i64 {
@@ -471,7 +512,8 @@ impl Segment {
     }
 
     /// Ends the time index with the segment's max timestamp (Kafka's
-    /// `onBecomeInactiveSegment` and close), even past the size limit.
+    /// `onBecomeInactiveSegment` and close), even past the size limit, and
+    /// writes both indexes out (not fsynced: see [`Segment::flush`]).
     pub fn seal(&mut self) -> io::Result<()> {
         let s = &mut self.state;
         if s.max_timestamp > s.last_time_entry_timestamp {
@@ -482,7 +524,8 @@ impl Segment {
             self.time_index.append(entry)?;
             s.last_time_entry_timestamp = s.max_timestamp;
         }
-        Ok(())
+        self.offset_index.seal()?;
+        self.time_index.seal()
     }
 
     /// Kafka's `LogSegment.shouldRoll`, for an append of `incoming_bytes`
@@ -515,17 +558,31 @@ impl Segment {
         }
     }
 
-    /// Handles on the log and index files, for an fsync off the log's lock.
-    pub fn shared_files(&self) -> [Arc<dyn SharedFile>; 3] {
-        [
-            self.log.shared(),
-            self.offset_index.shared(),
-            self.time_index.shared(),
-        ]
+    /// A handle on the log file that outlives the log's lock.
+    pub fn log_file(&self) -> Arc<dyn SharedFile> {
+        self.log.shared()
     }
 
-    pub fn flush(&self) -> io::Result<()> {
+    /// Handles on the log and index files of a sealed segment, for an
+    /// fsync off the log's lock. The index handles open their files, so
+    /// they hold descriptors until the job drops them.
+    pub fn shared_files(&self) -> io::Result<[Arc<dyn SharedFile>; 3]> {
+        Ok([
+            self.log.shared(),
+            self.offset_index.shared()?,
+            self.time_index.shared()?,
+        ])
+    }
+
+    /// Makes the log file and both indexes durable, writing out index
+    /// entries still only in memory.
+    pub fn flush(&mut self) -> io::Result<()> {
         self.log.sync()?;
+        self.flush_indexes()
+    }
+
+    /// Makes both indexes durable; free when they already are.
+    pub fn flush_indexes(&mut self) -> io::Result<()> {
         self.offset_index.sync()?;
         self.time_index.sync()
     }

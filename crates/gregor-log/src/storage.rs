@@ -72,10 +72,20 @@ pub trait SharedFile: Send + Sync {
     fn raw_fd(&self) -> Option<RawFd>;
 }
 
+/// A read-only view of a whole file as it was when mapped, holding no file
+/// descriptor (a memory map for files on disk). The log only maps files it
+/// no longer writes through any other handle (sealed index files).
+pub trait MappedFile: Send + Sync {
+    fn bytes(&self) -> &[u8];
+}
+
 /// A partition directory. Names are plain file names, never paths.
 pub trait Storage: Send + Sync + fmt::Debug {
     /// Opens an existing file for reading and appending.
     fn open(&self, name: &str) -> io::Result<Box<dyn SegmentFile>>;
+    /// Maps an existing file read-only; the view keeps no descriptor open,
+    /// so thousands of sealed index files cost no open files.
+    fn map(&self, name: &str) -> io::Result<Arc<dyn MappedFile>>;
     /// Creates a file, truncating any existing one.
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>>;
     /// Names of all files in the directory, in no particular order.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use common::{files_with, open, plain, read_all, Backend, Mem, T0};
-use gregor_log::{Log, LogConfig, MemStorage, SegmentFile, Storage};
+use gregor_log::{Log, LogConfig, MappedFile, MemStorage, SegmentFile, Storage};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -510,6 +510,9 @@ impl Crashing {
 impl Storage for Crashing {
     fn open(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
         self.inner.open(name)
+    }
+    fn map(&self, name: &str) -> io::Result<Arc<dyn MappedFile>> {
+        self.inner.map(name)
     }
     fn create(&self, name: &str) -> io::Result<Box<dyn SegmentFile>> {
         self.step()?;
