@@ -14,8 +14,9 @@
 //! sockets and logs. Classic group membership (JoinGroup/SyncGroup/
 //! Heartbeat/LeaveGroup, [`classic`]) changes in memory as events arrive
 //! and writes its records without replaying them, as Kafka does; KIP-848
-//! consumer groups ([`consumer`]) keep their state in memory only;
-//! transactional offset commits are not built yet.
+//! consumer groups ([`consumer`]) keep their state in memory only.
+//! Offsets committed inside a transaction (TxnOffsetCommit) stay pending
+//! until the transaction's marker reaches the partition (`txn_offsets.rs`).
 
 pub mod classic;
 pub mod consumer;
@@ -26,6 +27,7 @@ pub mod group;
 mod reader;
 pub mod records;
 mod shard;
+mod txn_offsets;
 
 pub use coordinator::{java_string_hash, partition_for, GroupCoordinator};
 pub use delete::{decode_subscription_topics, subscribed_topics};

@@ -106,6 +106,9 @@ pub struct GroupCoordinatorShard {
     /// [`Self::set_topics`] before loading): consumer-group records store
     /// partitions by topic id.
     pub(crate) topics: Topics,
+    /// Offsets committed inside open transactions (TxnOffsetCommit), not
+    /// visible until their transaction's marker: see `txn_offsets.rs`.
+    pub(crate) txn: crate::txn_offsets::TxnOffsets,
 }
 
 impl GroupCoordinatorShard {
@@ -116,6 +119,7 @@ impl GroupCoordinatorShard {
             groups: BTreeMap::new(),
             next_expiry_check_ms: i64::MIN,
             topics: Topics::new(),
+            txn: Default::default(),
         }
     }
 
@@ -212,13 +216,14 @@ impl GroupCoordinatorShard {
     /// OffsetFetch for one group (the v8+ shape; older versions carry one
     /// group). `topics: None` asks for every committed offset of the group.
     ///
-    /// `require_stable` asks to hold back offsets of open transactions with
-    /// UNSTABLE_OFFSET_COMMIT; there are no transactional commits yet, and
-    /// state holds only written commits, so every answer is stable.
+    /// `require_stable` (KIP-447) holds back the partitions that have an
+    /// offset committed in a still-open transaction with
+    /// UNSTABLE_OFFSET_COMMIT, so the client retries until the transaction
+    /// ends.
     pub fn fetch_offsets(
         &self,
         req: &OffsetFetchRequestGroup,
-        _require_stable: bool,
+        require_stable: bool,
     ) -> OffsetFetchResponseGroup {
         let group = self.groups.get(req.group_id.as_str());
         // A consumer-protocol member (v9+) reads only as a current member.
@@ -239,14 +244,39 @@ impl GroupCoordinatorShard {
                     let partitions = t
                         .partition_indexes
                         .iter()
-                        .map(|p| fetched_partition(*p, group.and_then(|g| g.offset(&t.name, *p))))
+                        .map(|p| {
+                            if require_stable
+                                && self.txn.has_pending(req.group_id.as_str(), &t.name, *p)
+                            {
+                                return fetched_partition(*p, None)
+                                    .with_error_code(ResponseError::UnstableOffsetCommit.code());
+                            }
+                            fetched_partition(*p, group.and_then(|g| g.offset(&t.name, *p)))
+                        })
                         .collect();
                     OffsetFetchResponseTopics::default()
                         .with_name(t.name.clone())
                         .with_partitions(partitions)
                 })
                 .collect(),
-            None => group.map_or_else(Vec::new, all_offsets_response),
+            None => {
+                let mut topics = group.map_or_else(Vec::new, all_offsets_response);
+                if require_stable {
+                    for t in &mut topics {
+                        for p in &mut t.partitions {
+                            if self.txn.has_pending(
+                                req.group_id.as_str(),
+                                &t.name,
+                                p.partition_index,
+                            ) {
+                                *p = fetched_partition(p.partition_index, None)
+                                    .with_error_code(ResponseError::UnstableOffsetCommit.code());
+                            }
+                        }
+                    }
+                }
+                topics
+            }
         };
         OffsetFetchResponseGroup::default()
             .with_group_id(req.group_id.clone())
@@ -269,7 +299,11 @@ impl GroupCoordinatorShard {
             }
             let mut all_expired = true;
             for (topic, partition, offset) in group.all_offsets() {
-                if !self.is_expired(offset, now_ms) {
+                // Kafka keeps an offset while a transaction has one pending
+                // for the same partition, and the group while any is open.
+                if !self.is_expired(offset, now_ms)
+                    || self.txn.has_pending(group_id, topic, partition)
+                {
                     all_expired = false;
                     continue;
                 }
@@ -278,7 +312,7 @@ impl GroupCoordinatorShard {
                     Err(_) => all_expired = false,
                 }
             }
-            if all_expired {
+            if all_expired && !self.txn.group_has_open(group_id) {
                 if group.consumer.is_some() {
                     // A KIP-848 group goes with its own records' tombstones.
                     records.extend(crate::consumer::record::group_tombstones(group_id));
@@ -335,6 +369,7 @@ impl GroupCoordinatorShard {
             } => match value {
                 Some(v) => {
                     let offset = OffsetCommitValue::decode(v)?;
+                    self.txn.committed_in_order(&group, &topic, partition);
                     // A commit without membership creates a simple group.
                     let g = self.groups.entry(group).or_default();
                     g.offsets
@@ -343,6 +378,7 @@ impl GroupCoordinatorShard {
                         .insert(partition, offset);
                 }
                 None => {
+                    self.txn.forget_partition(&group, &topic, partition);
                     if let Some(g) = self.groups.get_mut(&group) {
                         if let Some(parts) = g.offsets.get_mut(&topic) {
                             parts.remove(&partition);
