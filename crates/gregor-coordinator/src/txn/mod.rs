@@ -169,4 +169,6 @@ impl<R> TxnResult<R> {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_epochs;
+#[cfg(test)]
 mod tests_restart;
