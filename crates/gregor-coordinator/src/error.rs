@@ -8,9 +8,9 @@ use thiserror::Error;
 pub enum CoordinatorError {
     /// A stored key or value is truncated, has trailing bytes, or an unknown
     /// schema version.
-    #[error("unreadable __consumer_offsets record: {0}")]
+    #[error("unreadable coordinator record: {0}")]
     BadRecord(String),
     /// Kafka's record strings carry an int16 length.
-    #[error("a string of {0} bytes does not fit a __consumer_offsets record (32767 at most)")]
+    #[error("a string of {0} bytes does not fit a coordinator record (32767 at most)")]
     StringTooLong(usize),
 }

@@ -1,5 +1,5 @@
-//! The group coordinator as a sans-I/O state machine, persisted to
-//! `__consumer_offsets`.
+//! The group and transaction coordinators as sans-I/O state machines,
+//! persisted to `__consumer_offsets` and `__transaction_state`.
 //!
 //! Owns: which `__consumer_offsets` partition coordinates a group
 //! ([`partition_for`]), the groups of each partition ([`GroupCoordinatorShard`]),
@@ -17,6 +17,13 @@
 //! consumer groups ([`consumer`]) keep their state in memory only.
 //! Offsets committed inside a transaction (TxnOffsetCommit) stay pending
 //! until the transaction's marker reaches the partition (`txn_offsets.rs`).
+//!
+//! The transaction coordinator ([`txn`]) follows the same shape for
+//! `__transaction_state`: InitProducerId, AddPartitionsToTxn (and its
+//! verify-only form), AddOffsetsToTxn, EndTxn, timeouts and expiry go in;
+//! records, responses and the transaction markers the caller must write
+//! come out ([`txn::TxnCoordinatorShard`]; its module docs say what the
+//! caller does, in order).
 
 pub mod classic;
 pub mod consumer;
@@ -27,6 +34,7 @@ pub mod group;
 mod reader;
 pub mod records;
 mod shard;
+pub mod txn;
 mod txn_offsets;
 
 pub use coordinator::{java_string_hash, partition_for, GroupCoordinator};

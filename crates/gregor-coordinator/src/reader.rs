@@ -1,6 +1,7 @@
-//! A bounds-checked big-endian reader over one stored `__consumer_offsets`
-//! key or value, with Kafka's primitive encodings (fixed-width integers,
-//! `string`, compact strings and arrays, unsigned varints, tagged fields).
+//! A bounds-checked big-endian reader over one stored coordinator record
+//! key or value (`__consumer_offsets` or `__transaction_state`), with
+//! Kafka's primitive encodings (fixed-width integers, `string`, compact
+//! strings and arrays, unsigned varints, tagged fields).
 //! Shared by every record type's decoder in this crate.
 
 use crate::error::CoordinatorError;
@@ -128,6 +129,11 @@ impl<'a> Reader<'a> {
     pub(crate) fn end_flexible(&mut self) -> Result<(), CoordinatorError> {
         self.skip_tagged_fields()?;
         self.finish()
+    }
+
+    /// The bytes not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
     }
 
     pub(crate) fn finish(&self) -> Result<(), CoordinatorError> {
