@@ -1,5 +1,6 @@
-//! One segment: `<base>.log` plus its `.index` and `.timeindex`. Owned by
-//! the `Log`; only the last (active) segment is ever appended to.
+//! One segment: `<base>.log` plus its `.index` and `.timeindex`, and a
+//! `.txnindex` once a transaction is aborted in it (see `txn_index.rs`).
+//! Owned by the `Log`; only the last (active) segment is ever appended to.
 
 use std::io;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::scanner::{
 };
 use crate::slice::FileSlice;
 use crate::storage::{SegmentFile, SharedFile, Storage};
+use crate::txn_index::{TxnIndex, TXN_INDEX_SUFFIX};
 
 pub(crate) const LOG_SUFFIX: &str = ".log";
 pub(crate) const INDEX_SUFFIX: &str = ".index";
@@ -142,6 +144,7 @@ pub(crate) struct Segment {
     log: Box<dyn SegmentFile>,
     offset_index: IndexFile<OffsetEntry>,
     time_index: IndexFile<TimeEntry>,
+    txn_index: TxnIndex,
     state: SegmentState,
     created_ms: i64,
     index_interval_bytes: u64,
@@ -157,7 +160,16 @@ impl Segment {
         let log = storage.create(&file_name(base_offset, LOG_SUFFIX))?;
         let offset_index = storage.create(&file_name(base_offset, INDEX_SUFFIX))?;
         let time_index = storage.create(&file_name(base_offset, TIME_INDEX_SUFFIX))?;
-        Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)
+        let txn_index = TxnIndex::absent(base_offset, "");
+        Segment::assemble(
+            base_offset,
+            log,
+            offset_index,
+            time_index,
+            txn_index,
+            config,
+            now_ms,
+        )
     }
 
     /// Creates the `.cleaned` files the cleaner writes a segment into; the
@@ -179,7 +191,16 @@ impl Segment {
         let log = storage.create(&name(LOG_SUFFIX))?;
         let offset_index = storage.create(&name(INDEX_SUFFIX))?;
         let time_index = storage.create(&name(TIME_INDEX_SUFFIX))?;
-        Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)
+        let txn_index = TxnIndex::absent(base_offset, crate::cleaner::CLEANED_SUFFIX);
+        Segment::assemble(
+            base_offset,
+            log,
+            offset_index,
+            time_index,
+            txn_index,
+            config,
+            now_ms,
+        )
     }
 
     /// Opens an existing segment. Missing index files are created empty and
@@ -204,8 +225,17 @@ impl Segment {
         };
         let offset_index = open_index(INDEX_SUFFIX)?;
         let time_index = open_index(TIME_INDEX_SUFFIX)?;
-        let segment =
-            Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms)?;
+        let (txn_index, txn_problem) = TxnIndex::open(storage, base_offset)?;
+        problem = problem.or(txn_problem.err());
+        let segment = Segment::assemble(
+            base_offset,
+            log,
+            offset_index,
+            time_index,
+            txn_index,
+            config,
+            now_ms,
+        )?;
         Ok((segment, problem))
     }
 
@@ -214,6 +244,7 @@ impl Segment {
         log: Box<dyn SegmentFile>,
         offset_index: Box<dyn SegmentFile>,
         time_index: Box<dyn SegmentFile>,
+        txn_index: TxnIndex,
         config: &LogConfig,
         now_ms: i64,
     ) -> io::Result<Segment> {
@@ -222,6 +253,7 @@ impl Segment {
             log,
             offset_index: IndexFile::new(offset_index, config.segment_index_bytes)?,
             time_index: IndexFile::new(time_index, config.segment_index_bytes)?,
+            txn_index,
             state: SegmentState::empty(base_offset),
             created_ms: now_ms,
             index_interval_bytes: config.index_interval_bytes,
@@ -376,6 +408,9 @@ impl Segment {
     /// at the first bad one and rebuilds both indexes. Returns the number
     /// of bytes cut off.
     pub fn recover(&mut self) -> io::Result<u64> {
+        // Rebuilt by the log's producer-state replay, which knows the
+        // ongoing transactions an abort marker ends.
+        self.txn_index.reset()?;
         self.offset_index.truncate_entries(0)?;
         self.time_index.truncate_entries(0)?;
         let base = self.base_offset;
@@ -527,13 +562,23 @@ impl Segment {
     pub fn flush(&self) -> io::Result<()> {
         self.log.sync()?;
         self.offset_index.sync()?;
-        self.time_index.sync()
+        self.time_index.sync()?;
+        self.txn_index.sync()
     }
 
     pub fn delete_files(&self, storage: &dyn Storage) -> io::Result<()> {
         storage.remove(&file_name(self.base_offset, LOG_SUFFIX))?;
         storage.remove(&file_name(self.base_offset, INDEX_SUFFIX))?;
-        storage.remove(&file_name(self.base_offset, TIME_INDEX_SUFFIX))
+        storage.remove(&file_name(self.base_offset, TIME_INDEX_SUFFIX))?;
+        storage.remove(&file_name(self.base_offset, TXN_INDEX_SUFFIX))
+    }
+
+    pub fn txn_index(&self) -> &TxnIndex {
+        &self.txn_index
+    }
+
+    pub fn txn_index_mut(&mut self) -> &mut TxnIndex {
+        &mut self.txn_index
     }
 
     pub fn scanner(&self, position: u64) -> BatchScanner<'_> {
