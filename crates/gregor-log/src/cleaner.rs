@@ -18,6 +18,14 @@
 //!    `.cleaned` files (deleted at open) or `.swap` files (the swap is
 //!    completed at open, see `log_open.rs`). Fetches holding slices of an
 //!    old segment keep reading it through their open handles.
+//!
+//! Transactions: the cleaner never reads past the last stable offset
+//! (Kafka's bound too), keeps every control batch, and does not yet drop
+//! aborted data. A cleaned segment's transaction index is the
+//! concatenation of its sources' indexes, written as a `.txnindex.cleaned`
+//! file and swapped in with the others: every marker those entries name
+//! is still there, so `read_committed` fetches keep filtering the aborted
+//! data the segment still holds.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +40,7 @@ use crate::error::LogError;
 use crate::log::{Log, PlacedBatch};
 use crate::segment::{file_name, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 use crate::storage::{read_small_file, write_atomically, SharedFile, Storage};
+use crate::txn_index::{AbortedTxn, TXN_INDEX_SUFFIX};
 
 /// Per partition: the offset below which the log has been cleaned.
 pub(crate) const CLEANER_CHECKPOINT_FILE: &str = "gregor-cleaner.checkpoint";
@@ -72,6 +81,8 @@ struct Source {
     base_offset: i64,
     size: u64,
     file: Arc<dyn SharedFile>,
+    /// The segment's transaction index, carried into the cleaned segment.
+    aborted: Vec<AbortedTxn>,
 }
 
 /// A clean decided under the log's lock, to be run without it. Owned by
@@ -134,7 +145,11 @@ impl Log {
         let first_dirty = self.first_dirty_offset();
         let active_base = self.active().base_offset();
         let sealed = &self.segments[..self.segments.len() - 1];
-        let mut first_uncleanable = active_base;
+        // Kafka's `cleanableOffsets`: nothing at or past the last stable
+        // offset, where transactions are still undecided.
+        let mut first_uncleanable = self
+            .first_unstable_offset()
+            .map_or(active_base, |f| f.min(active_base));
         if self.config.min_compaction_lag_ms > 0 {
             let young = sealed.iter().find(|s| {
                 s.next_offset() > first_dirty
@@ -197,6 +212,7 @@ impl Log {
                 base_offset: s.base_offset(),
                 size: s.size(),
                 file: s.log_file(),
+                aborted: s.txn_index().entries().to_vec(),
             })
             .collect();
         if sources.is_empty() {
@@ -241,7 +257,14 @@ impl Log {
         let storage = cleaned.storage.clone();
         let mut renamed = Vec::new();
         for g in &cleaned.groups {
-            for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+            let txn = g.segment.txn_index().has_file().then_some(TXN_INDEX_SUFFIX);
+            let suffixes = [
+                Some(INDEX_SUFFIX),
+                Some(TIME_INDEX_SUFFIX),
+                txn,
+                Some(LOG_SUFFIX),
+            ];
+            for suffix in suffixes.into_iter().flatten() {
                 let name = file_name(g.segment.base_offset(), suffix);
                 let from = format!("{name}{CLEANED_SUFFIX}");
                 let to = format!("{name}{SWAP_SUFFIX}");
@@ -314,7 +337,12 @@ impl CleanedLog {
     /// Removes the cleaned files without swapping them in.
     pub fn discard(self) {
         for g in &self.groups {
-            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            for suffix in [
+                LOG_SUFFIX,
+                INDEX_SUFFIX,
+                TIME_INDEX_SUFFIX,
+                TXN_INDEX_SUFFIX,
+            ] {
                 let name = format!(
                     "{}{CLEANED_SUFFIX}",
                     file_name(g.segment.base_offset(), suffix)
@@ -368,6 +396,12 @@ impl CleanTask {
                     &mut stats,
                     &mut delete_horizon,
                 )?;
+            }
+            for entry in group.iter().flat_map(|s| &s.aborted) {
+                segment
+                    .txn_index_mut()
+                    .append(&*self.storage, *entry)
+                    .map_err(LogError::io(&context))?;
             }
             segment.seal().map_err(LogError::io(&context))?;
             segment.flush().map_err(LogError::io(&context))?;

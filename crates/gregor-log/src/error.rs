@@ -69,6 +69,21 @@ pub enum AppendError {
         last_sequence: i32,
         found: i32,
     },
+    /// A transactional batch would start a transaction the coordinator has
+    /// not verified (KIP-890), or a producer wrote a non-transactional batch
+    /// inside its transaction: INVALID_TXN_STATE.
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
+    /// A marker from a coordinator older than the one that wrote the
+    /// producer's last marker: TRANSACTION_COORDINATOR_FENCED.
+    #[error(
+        "marker for producer {producer_id} has coordinator epoch {coordinator_epoch}, older than {current_coordinator_epoch}"
+    )]
+    TransactionCoordinatorFenced {
+        producer_id: i64,
+        coordinator_epoch: i32,
+        current_coordinator_epoch: i32,
+    },
     #[error(transparent)]
     Io(#[from] LogError),
 }

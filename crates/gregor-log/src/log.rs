@@ -1,6 +1,8 @@
 //! [`Log`]: one partition's log. This file holds the type, the append path
 //! and maintenance (roll, flush, delete-records, close); `log_open.rs`
-//! holds opening and recovery, `log_read.rs` reads and timestamp lookups.
+//! holds opening and recovery, `log_read.rs` reads and timestamp lookups,
+//! `log_txn.rs` transaction markers, the last stable offset and KIP-890
+//! verification.
 
 use std::sync::Arc;
 
@@ -14,13 +16,16 @@ use crate::checkpoint::Checkpoint;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{AppendError, LogError};
 use crate::leader_epoch::{EpochEntry, LeaderEpochCache};
+use crate::log_txn::pending_after;
 use crate::producer_state::{
     AppendOrigin, BatchMetadata, Pending, ProducerState, ProducerStateManager, SequenceCheck,
+    VerificationGuard,
 };
 use crate::segment::{file_name, parse_file_name, Segment, SegmentWriteError};
 use crate::slice::FileSlice;
 use crate::snapshot::{self, SNAPSHOT_SUFFIX};
 use crate::storage::{write_atomically, SharedFile, Storage};
+use crate::txn_marker::{self, TxnMarker};
 
 /// Producer snapshots kept on disk; older ones are deleted. Two lets
 /// recovery fall back one roll if the newest lies past a truncated tail.
@@ -40,6 +45,21 @@ pub struct AppendInfo {
     pub duplicate: bool,
     pub max_timestamp: i64,
     pub record_count: usize,
+}
+
+/// How an append is made, beyond its bytes. The default is a client's
+/// append that is *not* verified for KIP-890: a transactional batch that
+/// would start a transaction in this partition is then refused
+/// (INVALID_TXN_STATE), which is Kafka's behaviour with
+/// `transaction.partition.verification.enable=true`. Refusing is the safe
+/// default: an unverified batch may belong to a transaction the
+/// coordinator has already aborted, which nothing would ever end. The
+/// broker passes the guard it got from [`Log::start_verification`] once
+/// the coordinator confirmed the partition is in the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AppendOptions {
+    pub origin: AppendOrigin,
+    pub verification_guard: VerificationGuard,
 }
 
 /// Whole stored batches, in offset order, as they lie on disk.
@@ -186,7 +206,8 @@ impl Log {
         self.config = config;
     }
 
-    /// Idempotent-producer state, by producer id (for DescribeProducers).
+    /// Producer state, by producer id (for DescribeProducers): epoch, last
+    /// sequence, ongoing transaction's first offset, coordinator epoch.
     pub fn producer_states(&self) -> Vec<ProducerState> {
         self.producers.states()
     }
@@ -216,7 +237,7 @@ impl Log {
             .expect("a log always has an active segment")
     }
 
-    fn active_mut(&mut self) -> &mut Segment {
+    pub(crate) fn active_mut(&mut self) -> &mut Segment {
         self.segments
             .last_mut()
             .expect("a log always has an active segment")
@@ -247,13 +268,7 @@ impl Log {
         self.append_from(records, leader_epoch, now_ms, AppendOrigin::Client)
     }
 
-    /// Validates every batch in `records`, checks idempotent-producer
-    /// sequences, assigns offsets and the leader epoch (and LogAppendTime
-    /// if configured), then writes the batches with one vectored write,
-    /// rolling first if needed. All-or-nothing across batches. The
-    /// producer's bytes are not copied: only each batch's 61-byte header is
-    /// rewritten, in a copy written in front of the untouched rest (under
-    /// LogAppendTime, which changes the CRC, the whole batch is copied).
+    /// [`Log::append_with`] without a verification guard.
     pub fn append_from(
         &mut self,
         records: &[u8],
@@ -261,12 +276,42 @@ impl Log {
         now_ms: i64,
         origin: AppendOrigin,
     ) -> Result<AppendInfo, AppendError> {
+        let options = AppendOptions {
+            origin,
+            verification_guard: VerificationGuard::SENTINEL,
+        };
+        self.append_with(records, leader_epoch, now_ms, options)
+    }
+
+    /// Validates every batch in `records`, checks idempotent-producer
+    /// sequences, assigns offsets and the leader epoch (and LogAppendTime
+    /// if configured), then writes the batches with one vectored write,
+    /// rolling first if needed. All-or-nothing across batches. The
+    /// producer's bytes are not copied: only each batch's 61-byte header is
+    /// rewritten, in a copy written in front of the untouched rest (under
+    /// LogAppendTime, which changes the CRC, the whole batch is copied).
+    ///
+    /// Transactions (Kafka's producer-state rules): a transactional batch
+    /// starts its producer's transaction here unless one is ongoing (and
+    /// needs `options.verification_guard` then); a marker (control batch,
+    /// coordinator origin only) ends it, bumps the producer epoch if newer,
+    /// and for an abort adds an entry to the active segment's transaction
+    /// index.
+    pub fn append_with(
+        &mut self,
+        records: &[u8],
+        leader_epoch: i32,
+        now_ms: i64,
+        options: AppendOptions,
+    ) -> Result<AppendInfo, AppendError> {
+        let origin = options.origin;
         self.check_healthy()?;
         self.last_seen_ms = self.last_seen_ms.max(now_ms);
         let validated = self.validate(records, origin)?;
-        if let Some(original) = self.check_producers(records, origin)? {
-            return Ok(self.duplicate_info(original));
-        }
+        let markers = match self.check_producers(records, options)? {
+            Ok(markers) => markers,
+            Err(original) => return Ok(self.duplicate_info(original)),
+        };
         let append_time =
             (self.config.message_timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
         let (base_offset, last_offset, max_timestamp, placed) =
@@ -282,8 +327,11 @@ impl Log {
         }
         self.write(&placed)?;
         let mut epochs_changed = false;
-        for batch in &placed {
-            self.producers.update(&batch.header);
+        let mut aborted = Vec::new();
+        for (batch, marker) in placed.iter().zip(markers) {
+            if let Some(completed) = self.producers.update(&batch.header, marker) {
+                aborted.extend(completed.aborted.then_some(completed));
+            }
             epochs_changed |= self.epochs.assign(
                 batch.header.partition_leader_epoch,
                 batch.header.base_offset,
@@ -292,6 +340,7 @@ impl Log {
         if epochs_changed {
             self.write_leader_epochs()?;
         }
+        self.index_aborts(&aborted)?;
         self.unflushed_messages = self.unflushed_messages.saturating_add(validated.records);
         if self.unflushed_messages >= self.config.flush_interval_messages {
             self.flush()?;
@@ -346,27 +395,44 @@ impl Log {
     }
 
     /// Runs the producer checks over every batch; a duplicate anywhere
-    /// makes the whole append a duplicate, as in Kafka.
+    /// makes the whole append a duplicate (`Ok(Err(original))`), as in
+    /// Kafka. Otherwise returns each batch's transaction marker, if it is
+    /// a control batch of a producer.
+    #[allow(clippy::type_complexity)]
     fn check_producers(
         &self,
         records: &[u8],
-        origin: AppendOrigin,
-    ) -> Result<Option<BatchMetadata>, AppendError> {
+        options: AppendOptions,
+    ) -> Result<Result<Vec<Option<TxnMarker>>, BatchMetadata>, AppendError> {
         let mut pending: Vec<Pending> = Vec::new();
-        for (header, _) in split_batches(records).flatten() {
-            match self.producers.check(&header, origin, &pending)? {
-                SequenceCheck::Duplicate(original) => return Ok(Some(original)),
-                SequenceCheck::Accept if header.has_producer_id() && !header.is_control() => {
-                    pending.push(Pending {
-                        producer_id: header.producer_id,
-                        epoch: header.producer_epoch,
-                        last_sequence: header.last_sequence(),
-                    })
-                }
-                SequenceCheck::Accept => {}
+        let mut markers = Vec::with_capacity(1);
+        for (header, range) in split_batches(records).flatten() {
+            let marker = if header.is_control() && header.has_producer_id() {
+                txn_marker::decode(&records[range], &header).map_err(AppendError::InvalidRecord)?
+            } else {
+                None
+            };
+            let check = self.producers.check(
+                &header,
+                options.origin,
+                marker,
+                options.verification_guard,
+                &pending,
+            )?;
+            if let SequenceCheck::Duplicate(original) = check {
+                return Ok(Err(original));
             }
+            if header.has_producer_id() {
+                let before = pending
+                    .iter()
+                    .rev()
+                    .find(|p| p.producer_id == header.producer_id)
+                    .copied();
+                pending.push(pending_after(&header, marker, before, &self.producers));
+            }
+            markers.push(marker);
         }
-        Ok(None)
+        Ok(Ok(markers))
     }
 
     fn duplicate_info(&self, original: BatchMetadata) -> AppendInfo {
@@ -469,8 +535,10 @@ impl Log {
         let segment = Segment::create(&self.storage, new_base, &self.config, now_ms)
             .map_err(LogError::io(context))?;
         self.segments.push(segment);
+        let txn_file = self.segments[self.segments.len() - 2].txn_index().shared();
         let job = self.pending_flush.get_or_insert_with(FlushJob::default);
         job.files.extend(files);
+        job.files.extend(txn_file);
         job.upto = new_base;
         self.write_snapshot(new_base)?;
         debug!(old_base, new_base, "rolled segment");
@@ -522,7 +590,7 @@ impl Log {
 
     /// An fsync failure loses data silently if retried (the kernel drops
     /// the dirty pages), so it takes the log offline.
-    fn fail(&mut self, context: &str, error: std::io::Error) -> LogError {
+    pub(crate) fn fail(&mut self, context: &str, error: std::io::Error) -> LogError {
         warn!(context, %error, "fsync failed; log goes offline");
         self.failure = Some(format!("{context}: {error}"));
         LogError::Io {

@@ -23,6 +23,8 @@ use crate::segment::{
 };
 use crate::snapshot::{self, SNAPSHOT_MAX_BYTES, SNAPSHOT_SUFFIX};
 use crate::storage::{read_small_file, Storage, TEMP_SUFFIX};
+use crate::txn_index::TXN_INDEX_SUFFIX;
+use crate::txn_marker;
 
 /// Suffixes of files Kafka (or an interrupted Gregor) may leave mid-way
 /// through a delete, clean or swap; none of them is live data for us.
@@ -197,7 +199,12 @@ impl Log {
     fn delete_segment_files(&self, bases: &[i64]) -> Result<(), LogError> {
         for &base in bases {
             warn!(segment = base, "deleting segment after a truncated one");
-            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            for suffix in [
+                LOG_SUFFIX,
+                INDEX_SUFFIX,
+                TIME_INDEX_SUFFIX,
+                TXN_INDEX_SUFFIX,
+            ] {
                 let name = file_name(base, suffix);
                 self.storage
                     .remove(&name)
@@ -247,6 +254,12 @@ impl Log {
     /// the log end offset, then replays the batches after it. Snapshots
     /// past the end (left by a truncated tail) or damaged are deleted.
     ///
+    /// Recovered segments get their transaction index back from the same
+    /// replay, which must then start at or below the first of them (as
+    /// Kafka's `truncateAndReload` before `LogSegment.recover`): a newer
+    /// snapshot is passed over, and with none old enough the state is
+    /// rebuilt from the start of the log.
+    ///
     /// The leader-epoch cache comes back the same way: the stored one, cut
     /// to the recovered log, completed from the same replay (the active
     /// segment is always replayed after an unclean shutdown, and it holds
@@ -258,6 +271,11 @@ impl Log {
         stored_epochs: Option<LeaderEpochCache>,
     ) -> Result<(), LogError> {
         let leo = self.log_end_offset();
+        let replay_limit = self
+            .segments
+            .iter()
+            .find(|s| s.txn_index().rebuilding())
+            .map_or(leo, |s| s.base_offset());
         let mut offsets: Vec<i64> = names
             .iter()
             .filter_map(|n| parse_file_name(n, SNAPSHOT_SUFFIX))
@@ -268,7 +286,7 @@ impl Log {
             let name = file_name(offset, SNAPSHOT_SUFFIX);
             let parsed = if offset > leo {
                 Err(format!("it is past the log end offset {leo}"))
-            } else if loaded.is_some() {
+            } else if loaded.is_some() || offset > replay_limit {
                 continue;
             } else {
                 read_small_file(&*self.storage, &name, SNAPSHOT_MAX_BYTES)
@@ -324,12 +342,27 @@ impl Log {
             } else {
                 0
             };
+            let rebuilding = segment.txn_index().rebuilding();
+            let mut aborted = Vec::new();
             let mut scanner = segment.scanner(start);
-            while let Scanned::Batch { header, .. } =
+            while let Scanned::Batch { header, position } =
                 scanner.next_header().map_err(LogError::io(&context))?
             {
                 if header.base_offset >= from {
-                    self.producers.update(&header);
+                    let marker = if header.is_control() && header.has_producer_id() {
+                        let bytes = scanner
+                            .batch_bytes(position, &header)
+                            .map_err(LogError::io(&context))?;
+                        // Appends check markers; one that does not parse
+                        // now (a cleaned, emptied batch) ends nothing.
+                        txn_marker::decode(bytes, &header).ok().flatten()
+                    } else {
+                        None
+                    };
+                    let completed = self.producers.update(&header, marker);
+                    if let Some(c) = completed.filter(|c| c.aborted && rebuilding) {
+                        aborted.push(c.entry);
+                    }
                 }
                 // Kafka's recovery assigns only epochs newer than the
                 // latest known, so replaying batches the cache already
@@ -340,6 +373,18 @@ impl Log {
                 {
                     self.epochs.assign(epoch, header.base_offset);
                 }
+            }
+            if rebuilding {
+                let storage = self.storage.clone();
+                let base = self.segments[i].base_offset();
+                let txn_index = self.segments[i].txn_index_mut();
+                let io =
+                    || LogError::io(format!("rebuild the transaction index of segment {base}"));
+                for entry in aborted {
+                    txn_index.append(&*storage, entry).map_err(io())?;
+                }
+                txn_index.sync().map_err(io())?;
+                txn_index.rebuilt();
             }
         }
         Ok(())
@@ -389,14 +434,24 @@ fn complete_swaps(storage: &dyn Storage, names: &[String]) -> Result<(), LogErro
                 swap = base,
                 "completing swap: deleting replaced segment"
             );
-            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            for suffix in [
+                LOG_SUFFIX,
+                INDEX_SUFFIX,
+                TIME_INDEX_SUFFIX,
+                TXN_INDEX_SUFFIX,
+            ] {
                 let name = file_name(old, suffix);
                 storage
                     .remove(&name)
                     .map_err(LogError::io(format!("remove {name}")))?;
             }
         }
-        for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+        for suffix in [
+            INDEX_SUFFIX,
+            TIME_INDEX_SUFFIX,
+            TXN_INDEX_SUFFIX,
+            LOG_SUFFIX,
+        ] {
             let to = file_name(base, suffix);
             let from = format!("{to}{SWAP_SUFFIX}");
             if names.contains(&from) {
@@ -421,7 +476,7 @@ fn remove_leftovers(storage: &dyn Storage, names: &[String]) -> Result<(), LogEr
         .collect();
     for name in names {
         let leftover = LEFTOVER_SUFFIXES.iter().any(|s| name.ends_with(s));
-        let orphan = [INDEX_SUFFIX, TIME_INDEX_SUFFIX]
+        let orphan = [INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX]
             .iter()
             .any(|suffix| parse_file_name(name, suffix).is_some_and(|base| !logs.contains(&base)));
         if leftover || orphan {

@@ -4,6 +4,7 @@ use gregor_protocol::batch::BatchHeader;
 
 use crate::error::{LogError, ReadError};
 use crate::log::{Log, ReadResult, SlicedRead};
+use crate::txn_index::AbortedTxn;
 
 impl Log {
     /// Fetch: whole batches from the one holding `fetch_offset` (which may
@@ -69,6 +70,32 @@ impl Log {
                 None
             };
         }
+    }
+
+    /// For a `read_committed` fetch of `[fetch_offset, upper_bound_offset)`
+    /// (the broker caps such reads at the last stable offset): the aborted
+    /// transactions whose data may lie in that range, oldest marker first,
+    /// as Kafka's `collectAbortedTransactions` finds them: every entry with
+    /// `last_offset >= fetch_offset` and `first_offset < upper_bound_offset`
+    /// in the transaction indexes from the segment holding `fetch_offset`
+    /// on, stopping after an entry whose last stable offset reaches the
+    /// bound. The fetch response lists `(producer_id, first_offset)`.
+    pub fn aborted_transactions(
+        &self,
+        fetch_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Vec<AbortedTxn> {
+        let mut found = Vec::new();
+        let first = self.segment_index(fetch_offset);
+        for segment in &self.segments[first..] {
+            if segment
+                .txn_index()
+                .collect(fetch_offset, upper_bound_offset, &mut found)
+            {
+                break;
+            }
+        }
+        found
     }
 
     /// [`Log::read_slices`], with the batches read into memory.

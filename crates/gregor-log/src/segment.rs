@@ -1,5 +1,6 @@
-//! One segment: `<base>.log` plus its `.index` and `.timeindex`. Owned by
-//! the `Log`; only the last (active) segment is ever appended to.
+//! One segment: `<base>.log` plus its `.index` and `.timeindex`, and a
+//! `.txnindex` once a transaction is aborted in it (see `txn_index.rs`).
+//! Owned by the `Log`; only the last (active) segment is ever appended to.
 
 use std::io;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::scanner::{
 };
 use crate::slice::FileSlice;
 use crate::storage::{SegmentFile, SharedFile, Storage};
+use crate::txn_index::{TxnIndex, TXN_INDEX_SUFFIX};
 
 pub(crate) const LOG_SUFFIX: &str = ".log";
 pub(crate) const INDEX_SUFFIX: &str = ".index";
@@ -159,6 +161,7 @@ pub(crate) struct Segment {
     log: Box<dyn SegmentFile>,
     offset_index: IndexFile<OffsetEntry>,
     time_index: IndexFile<TimeEntry>,
+    txn_index: TxnIndex,
     state: SegmentState,
     created_ms: i64,
     index_interval_bytes: u64,
@@ -172,7 +175,7 @@ impl Segment {
         now_ms: i64,
     ) -> io::Result<Segment> {
         let name = |suffix: &str| file_name(base_offset, suffix);
-        Segment::create_named(storage, base_offset, name, config, now_ms)
+        Segment::create_named(storage, base_offset, name, "", config, now_ms)
     }
 
     /// Creates the `.cleaned` files the cleaner writes a segment into; the
@@ -192,13 +195,21 @@ impl Segment {
                 crate::cleaner::CLEANED_SUFFIX
             )
         };
-        Segment::create_named(storage, base_offset, name, config, now_ms)
+        Segment::create_named(
+            storage,
+            base_offset,
+            name,
+            crate::cleaner::CLEANED_SUFFIX,
+            config,
+            now_ms,
+        )
     }
 
     fn create_named(
         storage: &Arc<dyn Storage>,
         base_offset: i64,
         name: impl Fn(&str) -> String,
+        txn_suffix: &str,
         config: &LogConfig,
         now_ms: i64,
     ) -> io::Result<Segment> {
@@ -206,11 +217,13 @@ impl Segment {
         let max = config.segment_index_bytes;
         let offset_index = IndexFile::create(storage.clone(), name(INDEX_SUFFIX), max)?;
         let time_index = IndexFile::create(storage.clone(), name(TIME_INDEX_SUFFIX), max)?;
+        let txn_index = TxnIndex::absent(base_offset, txn_suffix);
         Ok(Segment::assemble(
             base_offset,
             log,
             offset_index,
             time_index,
+            txn_index,
             config,
             now_ms,
         ))
@@ -239,7 +252,17 @@ impl Segment {
             max,
             &mut problem,
         )?;
-        let segment = Segment::assemble(base_offset, log, offset_index, time_index, config, now_ms);
+        let (txn_index, txn_problem) = TxnIndex::open(&**storage, base_offset)?;
+        problem = problem.or(txn_problem.err());
+        let segment = Segment::assemble(
+            base_offset,
+            log,
+            offset_index,
+            time_index,
+            txn_index,
+            config,
+            now_ms,
+        );
         Ok((segment, problem))
     }
 
@@ -248,6 +271,7 @@ impl Segment {
         log: Box<dyn SegmentFile>,
         offset_index: IndexFile<OffsetEntry>,
         time_index: IndexFile<TimeEntry>,
+        txn_index: TxnIndex,
         config: &LogConfig,
         now_ms: i64,
     ) -> Segment {
@@ -256,6 +280,7 @@ impl Segment {
             log,
             offset_index,
             time_index,
+            txn_index,
             state: SegmentState::empty(base_offset),
             created_ms: now_ms,
             index_interval_bytes: config.index_interval_bytes,
@@ -267,6 +292,7 @@ impl Segment {
         let base = self.base_offset;
         self.offset_index.renamed(file_name(base, INDEX_SUFFIX));
         self.time_index.renamed(file_name(base, TIME_INDEX_SUFFIX));
+        self.txn_index.renamed(base);
     }
 
     pub fn base_offset(&self) -> i64 {
@@ -417,6 +443,9 @@ impl Segment {
     /// at the first bad one and rebuilds both indexes. Returns the number
     /// of bytes cut off.
     pub fn recover(&mut self) -> io::Result<u64> {
+        // Rebuilt by the log's producer-state replay, which knows the
+        // ongoing transactions an abort marker ends.
+        self.txn_index.reset()?;
         self.offset_index.truncate_entries(0)?;
         self.time_index.truncate_entries(0)?;
         let base = self.base_offset;
@@ -584,13 +613,23 @@ impl Segment {
     /// Makes both indexes durable; free when they already are.
     pub fn flush_indexes(&mut self) -> io::Result<()> {
         self.offset_index.sync()?;
-        self.time_index.sync()
+        self.time_index.sync()?;
+        self.txn_index.sync()
     }
 
     pub fn delete_files(&self, storage: &dyn Storage) -> io::Result<()> {
         storage.remove(&file_name(self.base_offset, LOG_SUFFIX))?;
         storage.remove(&file_name(self.base_offset, INDEX_SUFFIX))?;
-        storage.remove(&file_name(self.base_offset, TIME_INDEX_SUFFIX))
+        storage.remove(&file_name(self.base_offset, TIME_INDEX_SUFFIX))?;
+        storage.remove(&file_name(self.base_offset, TXN_INDEX_SUFFIX))
+    }
+
+    pub fn txn_index(&self) -> &TxnIndex {
+        &self.txn_index
+    }
+
+    pub fn txn_index_mut(&mut self) -> &mut TxnIndex {
+        &mut self.txn_index
     }
 
     pub fn scanner(&self, position: u64) -> BatchScanner<'_> {

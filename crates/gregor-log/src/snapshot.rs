@@ -5,31 +5,43 @@
 //! Gregor's own format (big-endian), not Kafka's:
 //!
 //! ```text
-//!  0  magic "GPSN"           4  version u16 = 1
+//!  0  magic "GPSN"           4  version u16 = 2
 //!  6  crc32c u32 of bytes 10..end
 //! 10  offset i64 (must match the file name)
 //! 18  producer count u32
 //! 22  per producer: producer_id i64, epoch i16, last_timestamp i64,
+//!     coordinator_epoch i32, current_txn_first_offset i64 (-1: none),
 //!     batch count u8 (<= 5), then per batch: first_sequence i32,
 //!     last_sequence i32, first_offset i64, last_offset i64, timestamp i64
 //! ```
+//!
+//! Version 2 added the two transaction fields (as Kafka's snapshot v1
+//! carries them); version 1 files, written before transactions, are still
+//! read, with no transaction ongoing and no coordinator epoch.
 //!
 //! A missing, torn or corrupt snapshot is ignored and the state rebuilt
 //! from the log, as Kafka does.
 
 use std::collections::VecDeque;
 
-use crate::producer_state::{BatchMetadata, ProducerState, PRODUCER_BATCHES_RETAINED};
+use crate::producer_state::{
+    BatchMetadata, ProducerState, NO_COORDINATOR_EPOCH, PRODUCER_BATCHES_RETAINED,
+};
 
 pub(crate) const SNAPSHOT_SUFFIX: &str = ".snapshot";
 /// Largest snapshot read at open; far above a million producers.
 pub(crate) const SNAPSHOT_MAX_BYTES: u64 = 256 << 20;
 const MAGIC: &[u8; 4] = b"GPSN";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
+/// Before transactions: no coordinator epoch, no ongoing transaction.
+const VERSION_NO_TXN: u16 = 1;
+/// `current_txn_first_offset` of a producer without an ongoing transaction.
+const NO_TXN: i64 = -1;
 const CRC_AT: usize = 6;
 const COVERED_FROM: usize = 10;
 const HEADER_BYTES: usize = 22;
-const PRODUCER_BYTES: usize = 8 + 2 + 8 + 1;
+const PRODUCER_BYTES: usize = 8 + 2 + 8 + 4 + 8 + 1;
+const PRODUCER_BYTES_NO_TXN: usize = 8 + 2 + 8 + 1;
 const BATCH_BYTES: usize = 4 + 4 + 8 + 8 + 8;
 
 const _: () = assert!(COVERED_FROM == CRC_AT + 4 && HEADER_BYTES == COVERED_FROM + 8 + 4);
@@ -48,6 +60,9 @@ pub(crate) fn encode(offset: i64, states: &[ProducerState]) -> Vec<u8> {
         out.extend_from_slice(&s.producer_id.to_be_bytes());
         out.extend_from_slice(&s.producer_epoch.to_be_bytes());
         out.extend_from_slice(&s.last_timestamp.to_be_bytes());
+        out.extend_from_slice(&s.coordinator_epoch.to_be_bytes());
+        let txn = s.current_txn_first_offset.unwrap_or(NO_TXN);
+        out.extend_from_slice(&txn.to_be_bytes());
         out.push(s.batches.len().min(PRODUCER_BATCHES_RETAINED) as u8);
         for b in s.batches.iter().rev().take(PRODUCER_BATCHES_RETAINED).rev() {
             out.extend_from_slice(&b.first_sequence.to_be_bytes());
@@ -98,9 +113,11 @@ pub(crate) fn decode(bytes: &[u8], expected_offset: i64) -> Result<Vec<ProducerS
     }
     let mut r = Reader { bytes, pos: 4 };
     let version = u16::from_be_bytes(r.take::<2>()?);
-    if version != VERSION {
-        return Err(format!("unknown snapshot version {version}"));
-    }
+    let with_txn = match version {
+        VERSION => true,
+        VERSION_NO_TXN => false,
+        _ => return Err(format!("unknown snapshot version {version}")),
+    };
     let stored = u32::from_be_bytes(r.take::<4>()?);
     let computed = crc32c::crc32c(&bytes[COVERED_FROM..]);
     if stored != computed {
@@ -115,12 +132,17 @@ pub(crate) fn decode(bytes: &[u8], expected_offset: i64) -> Result<Vec<ProducerS
         ));
     }
     let count = u32::from_be_bytes(r.take::<4>()?) as usize;
-    if count > (bytes.len() - HEADER_BYTES) / PRODUCER_BYTES {
+    let producer_bytes = if with_txn {
+        PRODUCER_BYTES
+    } else {
+        PRODUCER_BYTES_NO_TXN
+    };
+    if count > (bytes.len() - HEADER_BYTES) / producer_bytes {
         return Err(format!("snapshot claims {count} producers, more than fit"));
     }
     let mut states = Vec::with_capacity(count);
     for _ in 0..count {
-        states.push(decode_producer(&mut r)?);
+        states.push(decode_producer(&mut r, with_txn)?);
     }
     if r.pos != bytes.len() {
         return Err("trailing bytes after the last producer".into());
@@ -128,10 +150,20 @@ pub(crate) fn decode(bytes: &[u8], expected_offset: i64) -> Result<Vec<ProducerS
     Ok(states)
 }
 
-fn decode_producer(r: &mut Reader<'_>) -> Result<ProducerState, String> {
+fn decode_producer(r: &mut Reader<'_>, with_txn: bool) -> Result<ProducerState, String> {
     let producer_id = r.i64()?;
     let producer_epoch = r.i16()?;
     let last_timestamp = r.i64()?;
+    let (coordinator_epoch, txn) = if with_txn {
+        (r.i32()?, r.i64()?)
+    } else {
+        (NO_COORDINATOR_EPOCH, NO_TXN)
+    };
+    if txn < NO_TXN {
+        return Err(format!(
+            "producer {producer_id} has transaction offset {txn}"
+        ));
+    }
     let n = usize::from(r.take::<1>()?[0]);
     if n > PRODUCER_BATCHES_RETAINED {
         return Err(format!(
@@ -153,6 +185,8 @@ fn decode_producer(r: &mut Reader<'_>) -> Result<ProducerState, String> {
         producer_epoch,
         batches,
         last_timestamp,
+        current_txn_first_offset: (txn != NO_TXN).then_some(txn),
+        coordinator_epoch,
     })
 }
 
@@ -173,16 +207,19 @@ mod tests {
             producer_epoch: 2,
             batches: VecDeque::from([batch]),
             last_timestamp: 7,
+            current_txn_first_offset: Some(5),
+            coordinator_epoch: 3,
         }
     }
 
     #[test]
     fn snapshot_bytes_are_pinned_and_round_trip() {
         let bytes = encode(9, &[state()]);
-        let mut expected = b"GPSN\x00\x01".to_vec();
+        let mut expected = b"GPSN\x00\x02".to_vec();
         expected.extend_from_slice(&[0; 4]);
         expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1]);
-        expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 1]);
+        expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7]);
+        expected.extend_from_slice(&[0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 5, 1]);
         expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
         expected.extend_from_slice(&[
             0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 7,
@@ -191,6 +228,38 @@ mod tests {
         expected[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
         assert_eq!(bytes, expected);
         assert_eq!(decode(&bytes, 9), Ok(vec![state()]));
+    }
+
+    #[test]
+    fn version_1_snapshots_still_load_without_transactions() {
+        let mut bytes = b"GPSN\x00\x01".to_vec();
+        bytes.extend_from_slice(&[0; 4]);
+        bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 1]);
+        bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7, 1]);
+        bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+        bytes.extend_from_slice(&[
+            0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 7,
+        ]);
+        let crc = crc32c::crc32c(&bytes[COVERED_FROM..]);
+        bytes[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        let expected = ProducerState {
+            current_txn_first_offset: None,
+            coordinator_epoch: NO_COORDINATOR_EPOCH,
+            ..state()
+        };
+        assert_eq!(decode(&bytes, 9), Ok(vec![expected]));
+    }
+
+    #[test]
+    fn a_producer_without_a_transaction_round_trips() {
+        let idle = ProducerState {
+            current_txn_first_offset: None,
+            ..state()
+        };
+        assert_eq!(
+            decode(&encode(9, std::slice::from_ref(&idle)), 9),
+            Ok(vec![idle])
+        );
     }
 
     #[test]

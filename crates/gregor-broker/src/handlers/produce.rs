@@ -134,6 +134,10 @@ fn produce_error(e: &PartitionError) -> (ResponseError, String) {
             }
             AppendError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
             AppendError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
+            AppendError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
+            AppendError::TransactionCoordinatorFenced { .. } => {
+                ResponseError::TransactionCoordinatorFenced
+            }
             AppendError::Io(_) => ResponseError::KafkaStorageError,
         },
         PartitionError::Gone => ResponseError::UnknownTopicOrPartition,

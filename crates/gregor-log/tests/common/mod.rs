@@ -67,6 +67,8 @@ pub struct Spec {
     pub producer: Option<(i64, i16, i32)>,
     pub value_bytes: usize,
     pub tag: u32,
+    /// Part of a transaction (attributes bit 4).
+    pub transactional: bool,
 }
 
 impl Spec {
@@ -79,12 +81,20 @@ impl Spec {
             producer: None,
             value_bytes: 8,
             tag: 0,
+            transactional: false,
         }
     }
     pub fn idempotent(producer_id: i64, epoch: i16, sequence: i32, records: usize) -> Spec {
         Spec {
             producer: Some((producer_id, epoch, sequence)),
             ..Spec::plain(records, T0)
+        }
+    }
+    /// A transactional producer's batch.
+    pub fn transactional(producer_id: i64, epoch: i16, sequence: i32, records: usize) -> Spec {
+        Spec {
+            transactional: true,
+            ..Spec::idempotent(producer_id, epoch, sequence, records)
         }
     }
     pub fn compressed(mut self, compression: Compression) -> Spec {
@@ -113,7 +123,7 @@ pub fn encode(spec: &Spec) -> BytesMut {
     let (pid, epoch, seq) = spec.producer.unwrap_or((-1, -1, -1));
     let records: Vec<Record> = (0..spec.records)
         .map(|i| Record {
-            transactional: false,
+            transactional: spec.transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
