@@ -12,12 +12,11 @@ use gregor_coordinator::{
 };
 use gregor_metadata::controller::{self, ClusterContext};
 use gregor_metadata::{MetadataImage, MetadataRecord};
-use gregor_protocol::batch::split_batches;
-use gregor_protocol::kafka_protocol::records::RecordBatchDecoder;
 use tracing::{info, warn};
 
 use crate::authorizer::Authorizer;
 use crate::config::BrokerConfig;
+use crate::coordinator_log::{self, Entry};
 use crate::error::BrokerError;
 use crate::fetch_session::FetchSessionCache;
 use crate::group_membership::GroupWaiters;
@@ -27,12 +26,11 @@ use crate::partition::{Partition, PartitionError};
 use crate::quota::QuotaManager;
 use crate::replica_manager::ReplicaManager;
 use crate::time::now_ms;
+use crate::txn_coordinator::TxnCoordinator;
 
 /// Producer ids reserved from the metadata log per allocation, so that
 /// InitProducerId does not write a metadata record per producer.
 const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
-/// Bytes read per step while loading a `__consumer_offsets` partition.
-const GROUP_LOAD_READ_BYTES: usize = 1 << 20;
 
 pub struct Broker {
     pub config: Arc<BrokerConfig>,
@@ -43,6 +41,9 @@ pub struct Broker {
     /// Committed offsets and groups: one shard per `__consumer_offsets`
     /// partition, loaded from those partitions at start.
     pub groups: GroupCoordinator,
+    /// Transactions: one shard per `__transaction_state` partition,
+    /// loaded from those partitions at start.
+    pub txns: TxnCoordinator,
     /// JoinGroup/SyncGroup requests parked in the group coordinator.
     pub group_waiters: GroupWaiters,
     /// `authorizer.class.name` and its settings; ACLs live in the image.
@@ -72,7 +73,8 @@ impl Broker {
         let replicas = ReplicaManager::new(config.clone(), log_dir.clone());
         replicas.apply_image(&metadata.image(), clean, true)?;
         let groups = load_groups(&config, &metadata.image(), &replicas);
-        Ok(Arc::new(Broker {
+        let txns = TxnCoordinator::load(&config, &metadata.image(), &replicas);
+        let broker = Arc::new(Broker {
             fetch_sessions: FetchSessionCache::new(crate::fetch_session::FETCH_SESSION_SLOTS_MAX),
             groups,
             group_waiters: GroupWaiters::default(),
@@ -87,7 +89,12 @@ impl Broker {
             replicas,
             producer_ids: Mutex::new((0, 0)),
             log_dir,
-        }))
+            txns,
+        });
+        // Transactions the last run left prepared are completed before any
+        // client is served, so none is left hanging.
+        broker.tick_transactions();
+        Ok(broker)
     }
 
     pub fn node_id(&self) -> i32 {
@@ -276,85 +283,40 @@ fn load_groups(
     groups
 }
 
-/// Replays one `__consumer_offsets` partition, start to high watermark.
+/// Replays one `__consumer_offsets` partition, start to high watermark:
+/// offsets committed in transactions stay pending until their marker.
 /// Unreadable records are logged and skipped: one damaged commit must not
 /// keep the broker from starting.
 fn load_shard(partition: &Partition, shard: &mut GroupCoordinatorShard) {
-    let mut offset = partition.log_start_offset().unwrap_or(0);
-    let end = partition.high_watermark();
-    let mut counts = LoadCounts::default();
-    while offset < end {
-        let read = match partition.read(offset, GROUP_LOAD_READ_BYTES, true) {
-            Ok(r) if !r.records.is_empty() => r,
-            Ok(_) => break,
-            Err(e) => {
-                warn!(partition = %partition.name(), offset, error = ?e, "cannot read group state; loading stops here");
-                break;
-            }
-        };
-        let start = offset;
-        for chunk in &read.records {
-            for item in split_batches(chunk) {
-                let Ok((header, range)) = item else {
-                    warn!(partition = %partition.name(), offset, "unparsable batch in group state; loading stops here");
-                    return;
-                };
-                if header.next_offset() <= offset {
-                    continue;
+    let loaded = coordinator_log::replay(partition, |entry| match entry {
+        Entry::Record {
+            producer_id,
+            key,
+            value,
+            offset,
+        } => {
+            let replayed = match producer_id {
+                None => shard.replay(key, value),
+                Some(pid) => shard.replay_transactional(pid, key, value),
+            };
+            match replayed {
+                Ok(Replayed::Applied) => true,
+                Ok(Replayed::Ignored(_)) => false,
+                Err(e) => {
+                    warn!(partition = %partition.name(), offset, error = %e, "skipping unreadable group record");
+                    false
                 }
-                // Control markers carry no state; transactional offset
-                // commits need the transaction coordinator, not built yet.
-                if !header.is_control() && !header.is_transactional() {
-                    replay_batch(partition, shard, &chunk.slice(range), offset, &mut counts);
-                } else {
-                    counts.skipped += 1;
-                }
-                offset = header.next_offset();
             }
         }
-        if offset == start {
-            break;
+        Entry::Marker {
+            producer_id,
+            commit,
+        } => {
+            shard.complete_transaction(producer_id, commit);
+            true
         }
-    }
-    if counts.applied + counts.skipped > 0 {
-        info!(partition = %partition.name(), groups = shard.group_ids().count(), applied = counts.applied, skipped = counts.skipped, "loaded group state");
-    }
-}
-
-#[derive(Default)]
-struct LoadCounts {
-    applied: usize,
-    skipped: usize,
-}
-
-fn replay_batch(
-    partition: &Partition,
-    shard: &mut GroupCoordinatorShard,
-    batch: &bytes::Bytes,
-    from_offset: i64,
-    counts: &mut LoadCounts,
-) {
-    let mut buf = batch.clone();
-    let set = match RecordBatchDecoder::decode(&mut buf) {
-        Ok(set) => set,
-        Err(e) => {
-            counts.skipped += 1;
-            warn!(partition = %partition.name(), offset = from_offset, error = %e, "skipping undecodable group batch");
-            return;
-        }
-    };
-    for record in set.records.iter().filter(|r| r.offset >= from_offset) {
-        let Some(key) = &record.key else {
-            counts.skipped += 1;
-            continue;
-        };
-        match shard.replay(key, record.value.as_deref()) {
-            Ok(Replayed::Applied) => counts.applied += 1,
-            Ok(Replayed::Ignored(_)) => counts.skipped += 1,
-            Err(e) => {
-                counts.skipped += 1;
-                warn!(partition = %partition.name(), offset = record.offset, error = %e, "skipping unreadable group record");
-            }
-        }
+    });
+    if loaded.records + loaded.markers + loaded.skipped > 0 {
+        info!(partition = %partition.name(), groups = shard.group_ids().count(), applied = loaded.records, markers = loaded.markers, skipped = loaded.skipped, "loaded group state");
     }
 }

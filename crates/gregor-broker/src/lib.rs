@@ -10,6 +10,7 @@ pub mod authorizer;
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod coordinator_log;
 pub mod error;
 pub mod fetch_session;
 pub mod group_membership;
@@ -23,6 +24,7 @@ pub mod replica_manager;
 pub mod server;
 pub mod time;
 pub mod topic_config;
+pub mod txn_coordinator;
 
 pub use broker::Broker;
 pub use config::BrokerConfig;

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use gregor_log::{
-    AppendError, AppendInfo, AppendOrigin, Log, LogConfig, LogError, ReadError, ReadResult,
+    AppendError, AppendInfo, AppendOptions, AppendOrigin, Log, LogConfig, LogError, ReadError,
+    ReadResult, VerificationGuard,
 };
 use gregor_protocol::batch::split_batches;
 use gregor_protocol::kafka_protocol::indexmap::IndexMap;
@@ -41,7 +42,10 @@ pub struct Partition {
 pub struct PartitionSlices {
     pub slices: Vec<gregor_log::FileSlice>,
     pub high_watermark: i64,
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
+    /// For read_committed reads: the aborted transactions in range.
+    pub aborted: Option<Vec<gregor_log::AbortedTxn>>,
 }
 
 /// Why a partition refused a request.
@@ -155,12 +159,39 @@ impl Partition {
         records: &[u8],
         now_ms: i64,
     ) -> Result<AppendInfo, PartitionError> {
+        self.append_verified(records, VerificationGuard::SENTINEL, now_ms)
+    }
+
+    /// KIP-890: registers that a transactional producer's partition is being
+    /// verified with its coordinator; the guard goes with the append once the
+    /// coordinator confirms. [`VerificationGuard::SENTINEL`] means the
+    /// producer's transaction is already ongoing here.
+    pub fn start_verification(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+    ) -> Result<VerificationGuard, PartitionError> {
+        self.with_log(|log| log.start_verification(producer_id, producer_epoch))
+    }
+
+    /// A client append carrying the guard of a verified transaction (see
+    /// [`Partition::start_verification`]).
+    pub fn append_verified(
+        self: &Arc<Self>,
+        records: &[u8],
+        guard: VerificationGuard,
+        now_ms: i64,
+    ) -> Result<AppendInfo, PartitionError> {
         if self.compacted.load(Ordering::Relaxed) {
             check_keys(records)?;
         }
         let epoch = self.leader_epoch();
+        let options = AppendOptions {
+            origin: AppendOrigin::Client,
+            verification_guard: guard,
+        };
         let info = self
-            .with_log_flushing(|log| log.append(records, epoch, now_ms))?
+            .with_log_flushing(|log| log.append_with(records, epoch, now_ms, options))?
             .map_err(PartitionError::Append)?;
         if !info.duplicate {
             self.high_watermark.send_replace(info.last_offset + 1);
@@ -178,11 +209,61 @@ impl Partition {
         records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
         now_ms: i64,
     ) -> Result<AppendInfo, PartitionError> {
-        let batch = encode_coordinator_batch(records, now_ms)?;
+        self.append_coordinator_batch(records, None, now_ms)
+    }
+
+    /// [`Partition::append_coordinator_records`] inside a producer's
+    /// transaction: offsets a transactional producer commits
+    /// (TxnOffsetCommit) are written in a transactional batch of its id and
+    /// epoch, and count only once its commit marker follows.
+    pub fn append_transactional_records(
+        self: &Arc<Self>,
+        records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
+        producer_id: i64,
+        producer_epoch: i16,
+        now_ms: i64,
+    ) -> Result<AppendInfo, PartitionError> {
+        self.append_coordinator_batch(records, Some((producer_id, producer_epoch)), now_ms)
+    }
+
+    fn append_coordinator_batch(
+        self: &Arc<Self>,
+        records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
+        producer: Option<(i64, i16)>,
+        now_ms: i64,
+    ) -> Result<AppendInfo, PartitionError> {
+        let batch = encode_coordinator_batch(records, producer, now_ms)?;
         let epoch = self.leader_epoch();
         let info = self
             .with_log_flushing(|log| {
                 log.append_from(&batch, epoch, now_ms, AppendOrigin::Coordinator)
+            })?
+            .map_err(PartitionError::Append)?;
+        self.high_watermark.send_replace(info.last_offset + 1);
+        Ok(info)
+    }
+
+    /// Writes a COMMIT or ABORT marker of `producer_id`'s transaction (the
+    /// transaction coordinator's WriteTxnMarkers).
+    pub fn append_marker(
+        self: &Arc<Self>,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        commit: bool,
+        now_ms: i64,
+    ) -> Result<AppendInfo, PartitionError> {
+        let epoch = self.leader_epoch();
+        let info = self
+            .with_log_flushing(|log| {
+                log.append_marker(
+                    producer_id,
+                    producer_epoch,
+                    coordinator_epoch,
+                    commit,
+                    epoch,
+                    now_ms,
+                )
             })?
             .map_err(PartitionError::Append)?;
         self.high_watermark.send_replace(info.last_offset + 1);
@@ -203,21 +284,40 @@ impl Partition {
 
     /// [`Partition::read`] as file slices, for the fetch path, with the
     /// high watermark the read was bounded by.
+    ///
+    /// `read_committed` reads stop at the last stable offset, and come with
+    /// the transactions aborted in the range they may read, so the consumer
+    /// can drop those records (Kafka's `FetchIsolation.TXN_COMMITTED`).
     pub fn read_slices(
         &self,
         offset: i64,
         max_bytes: usize,
         min_one_batch: bool,
+        read_committed: bool,
     ) -> Result<PartitionSlices, PartitionError> {
         let hw = self.high_watermark();
-        let read = self
-            .with_log(|log| log.read_slices(offset, max_bytes, hw, min_one_batch))?
+        let (read, lso, aborted) = self
+            .with_log(|log| {
+                let lso = log.last_stable_offset_at(hw);
+                let bound = if read_committed { lso } else { hw };
+                let read = log.read_slices(offset, max_bytes, bound, min_one_batch)?;
+                let aborted = read_committed.then(|| log.aborted_transactions(offset, lso));
+                Ok((read, lso, aborted))
+            })?
             .map_err(PartitionError::Read)?;
         Ok(PartitionSlices {
             slices: read.slices,
             high_watermark: hw,
+            last_stable_offset: lso,
             log_start_offset: read.log_start_offset,
+            aborted,
         })
+    }
+
+    /// The last stable offset: below it every transaction is decided.
+    pub fn last_stable_offset(&self) -> Result<i64, PartitionError> {
+        let hw = self.high_watermark();
+        self.with_log(|log| log.last_stable_offset_at(hw))
     }
 
     pub fn log_start_offset(&self) -> Result<i64, PartitionError> {
@@ -234,23 +334,31 @@ impl Partition {
 /// whenever `offset - sequence` changes between records, so sequences run
 /// one behind the offsets: one batch, and a base sequence of -1 (none), as
 /// in a batch without a producer id.
+/// One uncompressed batch of coordinator records; inside `producer`'s
+/// transaction if given (base sequence 0, as Kafka's coordinators write).
 fn encode_coordinator_batch(
     records: impl IntoIterator<Item = (Option<Bytes>, Option<Bytes>)>,
+    producer: Option<(i64, i16)>,
     now_ms: i64,
 ) -> Result<BytesMut, PartitionError> {
+    let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
     let records: Vec<Record> = records
         .into_iter()
         .enumerate()
         .map(|(i, (key, value))| Record {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: i as i32 - 1,
+            sequence: if producer.is_some() {
+                i as i32
+            } else {
+                i as i32 - 1
+            },
             timestamp: now_ms,
             key,
             value,

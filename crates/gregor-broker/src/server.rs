@@ -137,6 +137,14 @@ async fn maintenance(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
     let retention_every = broker.config.log_retention_check_interval_ms.max(1) as u64;
     let mut retention_tick = tokio::time::interval(Duration::from_millis(retention_every));
     retention_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let txn_every = broker
+        .config
+        .value("transaction.abort.timed.out.transaction.cleanup.interval.ms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(TXN_TICK_INTERVAL_MS_DEFAULT)
+        .max(1);
+    let mut txn_tick = tokio::time::interval(Duration::from_millis(txn_every));
+    txn_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             // Retention (`log.retention.check.interval.ms`), off the request path.
@@ -149,6 +157,11 @@ async fn maintenance(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
                 let _ = tokio::task::spawn_blocking(move || b.replicas.flush_due()).await;
                 broker.quotas.expire_idle(crate::time::now_ms());
             }
+            // Transaction timeouts, markers still to write, id expiry.
+            _ = txn_tick.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.tick_transactions()).await;
+            }
             // Group membership timers: sessions, rebalances, initial delays.
             _ = group_tick.tick() => {
                 let b = broker.clone();
@@ -159,6 +172,8 @@ async fn maintenance(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Default of `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+const TXN_TICK_INTERVAL_MS_DEFAULT: u64 = 10_000;
 /// Default of `log.cleaner.dedupe.buffer.size`.
 const CLEANER_DEDUPE_BUFFER_BYTES_DEFAULT: u64 = 128 << 20;
 /// Default of `log.cleaner.backoff.ms`.

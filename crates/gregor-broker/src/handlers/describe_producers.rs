@@ -18,10 +18,9 @@ use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeProducers, 0, 0);
 
-/// Kafka's coordinator epoch of a producer no transaction coordinator has
-/// written a marker for; transactions are not built yet, so that is all of
-/// them, and no transaction is open (start offset -1).
-const NO_COORDINATOR_EPOCH: i32 = -1;
+/// The start offset Kafka reports for a producer with no open transaction
+/// in the partition. (A producer no coordinator has written a marker for
+/// has coordinator epoch -1, `gregor_log::NO_COORDINATOR_EPOCH`.)
 const NO_TXN_START_OFFSET: i64 = -1;
 
 pub fn handle(
@@ -94,8 +93,10 @@ fn partition_producers(
                 .with_producer_epoch(i32::from(s.producer_epoch))
                 .with_last_sequence(s.last_sequence())
                 .with_last_timestamp(s.last_timestamp)
-                .with_coordinator_epoch(NO_COORDINATOR_EPOCH)
-                .with_current_txn_start_offset(NO_TXN_START_OFFSET)
+                .with_coordinator_epoch(s.coordinator_epoch)
+                .with_current_txn_start_offset(
+                    s.current_txn_first_offset.unwrap_or(NO_TXN_START_OFFSET),
+                )
         })
         .collect();
     entry.with_active_producers(producers)

@@ -18,9 +18,11 @@ use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_metadata::MetadataImage;
 use gregor_protocol::kafka_protocol::messages::fetch_request::FetchRequest;
 use gregor_protocol::kafka_protocol::messages::fetch_response::{
-    FetchableTopicResponse, PartitionData,
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
-use gregor_protocol::kafka_protocol::messages::{ApiKey, BrokerId, FetchResponse, TopicName};
+use gregor_protocol::kafka_protocol::messages::{
+    ApiKey, BrokerId, FetchResponse, ProducerId, TopicName,
+};
 use gregor_protocol::kafka_protocol::protocol::StrBytes;
 use gregor_protocol::kafka_protocol::ResponseError;
 use gregor_protocol::splice::records_placeholder;
@@ -48,9 +50,12 @@ struct PartitionRead {
     /// Kafka error code; 0 for none.
     error: i16,
     high_watermark: i64,
+    last_stable_offset: i64,
     log_start_offset: i64,
     /// The stored batches to send; `None` for a partition in error.
     records: Option<Vec<FileSlice>>,
+    /// read_committed: transactions aborted in the range read.
+    aborted: Vec<gregor_log::AbortedTxn>,
 }
 
 impl PartitionRead {
@@ -251,7 +256,8 @@ fn read_all(
                 return unhosted(image, sp, version);
             };
             let limit = (sp.max_bytes.max(0) as usize).min(response_bytes_left);
-            let read = read_partition(partition, sp, limit, !any_data);
+            let read_committed = req.isolation_level == READ_COMMITTED;
+            let read = read_partition(partition, sp, limit, !any_data, read_committed);
             let bytes = read.bytes();
             response_bytes_left = response_bytes_left.saturating_sub(bytes);
             any_data |= bytes > 0;
@@ -281,8 +287,10 @@ fn failed(sp: &SessionPartition, error: ResponseError) -> PartitionRead {
         key: sp.key.clone(),
         error: error.code(),
         high_watermark: -1,
+        last_stable_offset: -1,
         log_start_offset: -1,
         records: None,
+        aborted: Vec::new(),
     }
 }
 
@@ -314,13 +322,16 @@ fn read_partition(
     sp: &SessionPartition,
     limit: usize,
     min_one_batch: bool,
+    read_committed: bool,
 ) -> PartitionRead {
     let mut out = PartitionRead {
         key: sp.key.clone(),
         error: 0,
         high_watermark: partition.high_watermark(),
+        last_stable_offset: -1,
         log_start_offset: -1,
         records: None,
+        aborted: Vec::new(),
     };
     let epoch = partition.leader_epoch();
     if sp.current_leader_epoch >= 0 && sp.current_leader_epoch != epoch {
@@ -335,11 +346,13 @@ fn read_partition(
     }
     // One trip to the log: a poll at the high watermark (the idle case)
     // comes back empty from the same call that reads data.
-    match partition.read_slices(sp.fetch_offset, limit, min_one_batch) {
+    match partition.read_slices(sp.fetch_offset, limit, min_one_batch, read_committed) {
         Ok(read) => {
             out.high_watermark = read.high_watermark;
+            out.last_stable_offset = read.last_stable_offset;
             out.log_start_offset = read.log_start_offset;
             out.records = Some(read.slices);
+            out.aborted = read.aborted.unwrap_or_default();
         }
         Err(e) => {
             if let PartitionError::Read(ReadError::OffsetOutOfRange {
@@ -352,6 +365,19 @@ fn read_partition(
         }
     }
     out
+}
+
+/// The response's aborted-transactions entries: producer id and the first
+/// offset of each aborted transaction the consumer may meet.
+fn aborted_list(aborted: &[gregor_log::AbortedTxn]) -> Vec<AbortedTransaction> {
+    aborted
+        .iter()
+        .map(|a| {
+            AbortedTransaction::default()
+                .with_producer_id(ProducerId(a.producer_id))
+                .with_first_offset(a.first_offset)
+        })
+        .collect()
 }
 
 fn build_response(
@@ -379,15 +405,13 @@ fn build_response(
             .with_partition_index(read.key.partition)
             .with_error_code(read.error)
             .with_high_watermark(read.high_watermark)
-            .with_last_stable_offset(read.high_watermark)
+            .with_last_stable_offset(read.last_stable_offset)
             .with_log_start_offset(if version >= 5 {
                 read.log_start_offset
             } else {
                 -1
             })
-            // No transactions are written yet, so a read_committed reader
-            // has nothing to skip and the last stable offset is the high watermark.
-            .with_aborted_transactions(read_committed.then(Vec::new))
+            .with_aborted_transactions(read_committed.then(|| aborted_list(&read.aborted)))
             .with_preferred_read_replica(BrokerId(-1))
             .with_records(Some(if has_data {
                 records.push(read.records.unwrap_or_default());

@@ -3,10 +3,12 @@
 //!
 //! A group's coordinator is the leader of its `__consumer_offsets`
 //! partition; the topic is created on the first lookup that needs it, as
-//! Kafka does. Transactions have no coordinator yet.
+//! Kafka does. A transactional id's coordinator is the leader of its
+//! `__transaction_state` partition, created the same way.
 
 use std::sync::Arc;
 
+use gregor_coordinator::txn::TRANSACTION_STATE_TOPIC;
 use gregor_coordinator::OFFSETS_TOPIC;
 use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_metadata::controller::{self, NewTopic};
@@ -99,28 +101,46 @@ pub fn handle(
 }
 
 fn find(broker: &Broker, ctx: &RequestContext, key_type: i8, key: &str) -> Found {
-    match key_type {
-        KEY_TYPE_GROUP => {}
-        KEY_TYPE_TRANSACTION => return Found::error(ResponseError::CoordinatorNotAvailable),
+    let (topic, partition) = match key_type {
+        KEY_TYPE_GROUP => {
+            if !broker.authorize(ctx, AclOperation::Describe, ResourceType::Group, key) {
+                return Found::error(ResponseError::GroupAuthorizationFailed);
+            }
+            if let Err(e) = ensure_offsets_topic(broker) {
+                warn!(error = %e.message, "cannot create {OFFSETS_TOPIC}");
+                return Found::error(ResponseError::CoordinatorNotAvailable);
+            }
+            (OFFSETS_TOPIC, broker.groups.partition_for(key))
+        }
+        KEY_TYPE_TRANSACTION => {
+            if key.is_empty() {
+                return Found::error(ResponseError::InvalidRequest);
+            }
+            if !broker.authorize(
+                ctx,
+                AclOperation::Describe,
+                ResourceType::TransactionalId,
+                key,
+            ) {
+                return Found::error(ResponseError::TransactionalIdAuthorizationFailed);
+            }
+            if let Err(e) = ensure_transaction_state_topic(broker) {
+                warn!(error = %e.message, "cannot create {TRANSACTION_STATE_TOPIC}");
+                return Found::error(ResponseError::CoordinatorNotAvailable);
+            }
+            (TRANSACTION_STATE_TOPIC, broker.txns.partition_for(key))
+        }
         // Share groups (2) and unknown types: Kafka rejects the request.
         _ => return Found::error(ResponseError::InvalidRequest),
-    }
-    if !broker.authorize(ctx, AclOperation::Describe, ResourceType::Group, key) {
-        return Found::error(ResponseError::GroupAuthorizationFailed);
-    }
-    if let Err(e) = ensure_offsets_topic(broker) {
-        warn!(error = %e.message, "cannot create {OFFSETS_TOPIC}");
-        return Found::error(ResponseError::CoordinatorNotAvailable);
-    }
-    let partition = broker.groups.partition_for(key);
+    };
     let image = broker.metadata.image();
     let leader = image
-        .topic(OFFSETS_TOPIC)
+        .topic(topic)
         .and_then(|t| t.partitions.get(&partition))
         .map(|p| p.leader);
     // A single node leads every partition it hosts; the leader must be us
-    // and the log open for this node to coordinate the group.
-    if leader != Some(broker.node_id()) || broker.replicas.get(OFFSETS_TOPIC, partition).is_none() {
+    // and the log open for this node to coordinate the key.
+    if leader != Some(broker.node_id()) || broker.replicas.get(topic, partition).is_none() {
         return Found::error(ResponseError::CoordinatorNotAvailable);
     }
     match metadata::brokers(broker, &ctx.listener).into_iter().next() {
@@ -134,32 +154,61 @@ fn find(broker: &Broker, ctx: &RequestContext, key_type: i8, key: &str) -> Found
     }
 }
 
+/// Creates `__transaction_state` if it does not exist yet, as Kafka does on
+/// the first transaction coordinator lookup: as many partitions as the
+/// transaction coordinator has shards (`transaction.state.log.num.partitions`),
+/// compacted, `transaction.state.log.segment.bytes` segments.
+pub fn ensure_transaction_state_topic(broker: &Broker) -> Result<(), ApiError> {
+    let config = &broker.config;
+    ensure_internal_topic(
+        broker,
+        TRANSACTION_STATE_TOPIC,
+        broker.txns.partitions(),
+        config.transaction_state_log_replication_factor,
+        config.transaction_state_log_segment_bytes,
+    )
+}
+
 /// Creates `__consumer_offsets` if it does not exist yet, with
 /// `offsets.topic.num.partitions` partitions, compacted, as Kafka does on
 /// the first coordinator lookup. The replication factor is
 /// `offsets.topic.replication.factor` capped at the brokers there are,
 /// so a single node gets a usable topic instead of no coordinator at all.
 pub fn ensure_offsets_topic(broker: &Broker) -> Result<(), ApiError> {
-    if broker.metadata.image().topic(OFFSETS_TOPIC).is_some() {
+    let config = &broker.config;
+    ensure_internal_topic(
+        broker,
+        OFFSETS_TOPIC,
+        broker.groups.partitions(),
+        config.offsets_topic_replication_factor,
+        config.offsets_topic_segment_bytes,
+    )
+}
+
+/// Creates a compacted internal topic if it does not exist. The replication
+/// factor is capped at the brokers there are, so a single node gets a
+/// usable topic instead of no coordinator at all.
+fn ensure_internal_topic(
+    broker: &Broker,
+    name: &str,
+    partitions: i32,
+    replication_factor: i16,
+    segment_bytes: u64,
+) -> Result<(), ApiError> {
+    if broker.metadata.image().topic(name).is_some() {
         return Ok(());
     }
     let ctx = broker.cluster_context();
     let brokers = i16::try_from(ctx.broker_ids.len()).unwrap_or(i16::MAX);
-    let config = &broker.config;
     let req = NewTopic {
-        name: OFFSETS_TOPIC.to_string(),
-        num_partitions: broker.groups.partitions(),
-        replication_factor: config
-            .offsets_topic_replication_factor
-            .clamp(1, brokers.max(1)),
+        name: name.to_string(),
+        num_partitions: partitions,
+        replication_factor: replication_factor.clamp(1, brokers.max(1)),
         assignments: Vec::new(),
         configs: vec![
             ("cleanup.policy".into(), Some("compact".into())),
             ("compression.type".into(), Some("producer".into())),
-            (
-                "segment.bytes".into(),
-                Some(config.offsets_topic_segment_bytes.to_string()),
-            ),
+            ("segment.bytes".into(), Some(segment_bytes.to_string())),
         ],
     };
     let result = tokio::task::block_in_place(|| {
@@ -170,9 +219,9 @@ pub fn ensure_offsets_topic(broker: &Broker) -> Result<(), ApiError> {
     match result {
         Ok(Ok(())) => {
             info!(
-                topic = OFFSETS_TOPIC,
+                topic = name,
                 partitions = req.num_partitions,
-                "created the offsets topic"
+                "created an internal topic"
             );
             Ok(())
         }

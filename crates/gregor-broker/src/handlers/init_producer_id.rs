@@ -1,4 +1,7 @@
-//! InitProducerId for idempotent producers: a fresh producer id, epoch 0.
+//! InitProducerId: for an idempotent producer a fresh producer id, epoch 0;
+//! for a transactional one, its transaction coordinator's id and epoch
+//! (bumped on every call, fencing older instances; an ongoing transaction
+//! is aborted first).
 
 use std::sync::Arc;
 
@@ -8,26 +11,58 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::warn;
 
-use super::ApiSupport;
+use gregor_coordinator::txn::{TxnApi, TxnError};
+use gregor_metadata::acl::{AclOperation, ResourceType};
+
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::InitProducerId, 0, 6);
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: InitProducerIdRequest,
-    _version: i16,
 ) -> InitProducerIdResponse {
+    let version = ctx.api_version;
     let failed = |code: ResponseError| {
         InitProducerIdResponse::default()
             .with_error_code(code.code())
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     };
-    if req.transactional_id.is_some() {
-        // Transactional producers reach InitProducerId through their
-        // transaction coordinator, which this broker does not run yet.
-        return failed(ResponseError::CoordinatorNotAvailable);
+    if let Some(id) = req.transactional_id.as_ref().map(|t| t.to_string()) {
+        if !broker.authorize(ctx, AclOperation::Write, ResourceType::TransactionalId, &id) {
+            return failed(ResponseError::TransactionalIdAuthorizationFailed);
+        }
+        let result = tokio::task::block_in_place(|| {
+            broker.txn_write(&id, |shard, now| {
+                let mut alloc = || {
+                    broker.next_producer_id().map_err(|e| {
+                        warn!(error = %e, "could not allocate a producer id");
+                        TxnError::ProducerIdAllocation(ResponseError::UnknownServerError.code())
+                    })
+                };
+                shard.init_producer_id(
+                    &id,
+                    req.transaction_timeout_ms,
+                    req.producer_id.0,
+                    req.producer_epoch,
+                    now,
+                    &mut alloc,
+                )
+            })
+        });
+        return match result {
+            Ok(Ok(pe)) => InitProducerIdResponse::default()
+                .with_producer_id(ProducerId(pe.producer_id))
+                .with_producer_epoch(pe.producer_epoch),
+            Ok(Err(e)) => InitProducerIdResponse::default()
+                .with_error_code(e.code_for(TxnApi::InitProducerId, version))
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+            Err(e) => failed(e.code()),
+        };
     }
     // Kafka gives an idempotent producer a new id each time, even when it
     // presents its old one (KIP-360): sequences then restart at 0 cleanly.

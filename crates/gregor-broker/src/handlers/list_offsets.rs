@@ -48,7 +48,7 @@ pub fn handle(
                         -1,
                         -1,
                     ),
-                    Some(partition) => lookup(&partition, p),
+                    Some(partition) => lookup(&partition, p, req.isolation_level),
                     None => answer(
                         p.partition_index,
                         ResponseError::UnknownTopicOrPartition.code(),
@@ -70,7 +70,15 @@ pub fn handle(
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-fn lookup(partition: &Partition, p: &ListOffsetsPartition) -> ListOffsetsPartitionResponse {
+/// `isolation_level` 1: latest is the last stable offset, and timestamp
+/// lookups stop below it, as Kafka's `fetchOffsetForTimestamp` does.
+const READ_COMMITTED: i8 = 1;
+
+fn lookup(
+    partition: &Partition,
+    p: &ListOffsetsPartition,
+    isolation_level: i8,
+) -> ListOffsetsPartitionResponse {
     let epoch = partition.leader_epoch();
     let index = p.partition_index;
     if p.current_leader_epoch >= 0 && p.current_leader_epoch != epoch {
@@ -82,15 +90,22 @@ fn lookup(partition: &Partition, p: &ListOffsetsPartition) -> ListOffsetsPartiti
         return answer(index, code.code(), -1, -1, -1);
     }
     let hw = partition.high_watermark();
-    let found = partition.with_log(|log| match p.timestamp {
-        LATEST => Some((hw, -1)),
-        EARLIEST | EARLIEST_LOCAL => Some((log.log_start_offset(), -1)),
-        MAX_TIMESTAMP => log.max_timestamp(),
-        // Nothing is tiered: there is no tiered offset to report.
-        LATEST_TIERED => None,
-        ts => log
-            .offset_for_timestamp(ts)
-            .filter(|(offset, _)| *offset < hw),
+    let found = partition.with_log(|log| {
+        let hw = if isolation_level == READ_COMMITTED {
+            log.last_stable_offset_at(hw)
+        } else {
+            hw
+        };
+        match p.timestamp {
+            LATEST => Some((hw, -1)),
+            EARLIEST | EARLIEST_LOCAL => Some((log.log_start_offset(), -1)),
+            MAX_TIMESTAMP => log.max_timestamp(),
+            // Nothing is tiered: there is no tiered offset to report.
+            LATEST_TIERED => None,
+            ts => log
+                .offset_for_timestamp(ts)
+                .filter(|(offset, _)| *offset < hw),
+        }
     });
     match found {
         Ok(Some((offset, ts))) => answer(index, 0, ts, offset, epoch),

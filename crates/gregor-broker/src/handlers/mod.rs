@@ -10,6 +10,8 @@ use gregor_protocol::kafka_protocol::messages::{ApiKey, RequestKind, ResponseKin
 use crate::broker::Broker;
 
 mod acl_common;
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
@@ -31,8 +33,10 @@ pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_topic_partitions;
+pub mod describe_transactions;
 pub mod describe_user_scram_credentials;
 pub mod elect_leaders;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -43,6 +47,7 @@ pub mod leave_group;
 pub mod list_config_resources;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -52,7 +57,9 @@ pub mod produce;
 pub mod sync_group;
 #[cfg(test)]
 mod test_support;
+pub mod txn_offset_commit;
 pub mod unsupported;
+pub mod write_txn_markers;
 
 /// The versions of one API this broker serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +91,13 @@ pub const SUPPORTED: &[ApiSupport] = &[
     delete_topics::SUPPORT,
     delete_records::SUPPORT,
     init_producer_id::SUPPORT,
+    add_partitions_to_txn::SUPPORT,
+    add_offsets_to_txn::SUPPORT,
+    end_txn::SUPPORT,
+    txn_offset_commit::SUPPORT,
+    write_txn_markers::SUPPORT,
+    describe_transactions::SUPPORT,
+    list_transactions::SUPPORT,
     describe_configs::SUPPORT,
     describe_log_dirs::SUPPORT,
     create_partitions::SUPPORT,
@@ -165,7 +179,16 @@ pub async fn dispatch(
         RequestKind::DeleteTopics(r) => delete_topics::handle(broker, ctx, r).await.into(),
         RequestKind::CreatePartitions(r) => create_partitions::handle(broker, ctx, r).await.into(),
         RequestKind::DeleteRecords(r) => delete_records::handle(broker, ctx, r).into(),
-        RequestKind::InitProducerId(r) => init_producer_id::handle(broker, r, v).into(),
+        RequestKind::InitProducerId(r) => init_producer_id::handle(broker, ctx, r).into(),
+        RequestKind::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(broker, ctx, r).into(),
+        RequestKind::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(broker, ctx, r).into(),
+        RequestKind::EndTxn(r) => end_txn::handle(broker, ctx, r).into(),
+        RequestKind::TxnOffsetCommit(r) => txn_offset_commit::handle(broker, ctx, r).into(),
+        RequestKind::WriteTxnMarkers(r) => write_txn_markers::handle(broker, ctx, r).into(),
+        RequestKind::DescribeTransactions(r) => {
+            describe_transactions::handle(broker, ctx, r).into()
+        }
+        RequestKind::ListTransactions(r) => list_transactions::handle(broker, ctx, r).into(),
         RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, ctx, r).into(),
         RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(broker, r, v).into(),
         RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, ctx, r).into(),

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use gregor_log::AppendError;
+use gregor_coordinator::txn::{TopicPartition, TxnError};
+use gregor_log::{AppendError, VerificationGuard};
 use gregor_protocol::kafka_protocol::messages::produce_request::{
     PartitionProduceData, ProduceRequest,
 };
@@ -36,6 +37,7 @@ pub async fn handle(
     let image = broker.metadata.image();
     let now = now_ms();
     let mut responses = Vec::with_capacity(req.topic_data.len());
+    let txn = req.transactional_id.as_ref().map(|t| t.to_string());
     for topic in req.topic_data {
         let name = if version >= TOPIC_IDS_MIN_VERSION {
             image.topic_by_id(&topic.topic_id).map(|t| t.name.clone())
@@ -54,7 +56,7 @@ pub async fn handle(
                 (Some(_), true) if !authorized => {
                     error_response(p.index, ResponseError::TopicAuthorizationFailed, None)
                 }
-                (Some(name), true) => append(broker, name, p, now),
+                (Some(name), true) => append(broker, version, txn.as_deref(), name, p, now),
             })
             .collect();
         responses.push(
@@ -86,6 +88,8 @@ pub async fn handle(
 
 fn append(
     broker: &Broker,
+    version: i16,
+    transactional_id: Option<&str>,
     topic: &str,
     data: PartitionProduceData,
     now: i64,
@@ -100,8 +104,12 @@ fn append(
             Some("produce request holds no record batch"),
         );
     };
+    let guard = match verify_transaction(broker, version, transactional_id, &partition, &records) {
+        Ok(guard) => guard,
+        Err(code) => return error_response(data.index, code, None),
+    };
     // Written as received: the log rewrites only a copy of each batch header.
-    match partition.append(&records, now) {
+    match partition.append_verified(&records, guard, now) {
         Ok(info) => PartitionProduceResponse::default()
             .with_index(data.index)
             .with_base_offset(info.base_offset)
@@ -120,6 +128,77 @@ fn append(
         }
     }
 }
+
+/// KIP-890 part 1: a transactional batch that would start its producer's
+/// transaction in this partition is accepted only once the transaction
+/// coordinator confirms the partition was added to the ongoing transaction.
+/// The guard is registered with the log *before* asking, so a marker that
+/// ends the transaction meanwhile retires it and the append is refused: no
+/// write can land after its transaction was decided (a hanging
+/// transaction). Produce v11+ clients learn TRANSACTION_ABORTABLE; older
+/// ones INVALID_TXN_STATE, as in Kafka.
+fn verify_transaction(
+    broker: &Broker,
+    version: i16,
+    transactional_id: Option<&str>,
+    partition: &Arc<crate::partition::Partition>,
+    records: &[u8],
+) -> Result<VerificationGuard, ResponseError> {
+    let Some(header) = gregor_protocol::batch::split_batches(records)
+        .next()
+        .and_then(Result::ok)
+        .map(|(h, _)| h)
+        .filter(|h| h.is_transactional() && !h.is_control())
+    else {
+        return Ok(VerificationGuard::SENTINEL);
+    };
+    let Some(transactional_id) = transactional_id else {
+        // Kafka refuses transactional records without a transactional id.
+        return Err(ResponseError::InvalidRecord);
+    };
+    let guard = partition
+        .start_verification(header.producer_id, header.producer_epoch)
+        .map_err(|_| ResponseError::NotLeaderOrFollower)?;
+    if guard.is_sentinel() {
+        return Ok(guard);
+    }
+    let tp = TopicPartition {
+        topic: partition.topic.clone(),
+        partition: partition.index,
+    };
+    let verdict = tokio::task::block_in_place(|| {
+        broker.txn_read(transactional_id, |shard| {
+            shard.verify_partitions(
+                transactional_id,
+                header.producer_id,
+                header.producer_epoch,
+                std::slice::from_ref(&tp),
+            )
+        })
+    });
+    match verdict {
+        Ok(results) => {
+            match results.into_iter().next().map(|(_, r)| r) {
+                Some(Ok(())) => Ok(guard),
+                Some(Err(TxnError::TransactionAbortable))
+                    if version < TRANSACTION_ABORTABLE_MIN_VERSION =>
+                {
+                    Err(ResponseError::InvalidTxnState)
+                }
+                Some(Err(TxnError::ProducerFenced)) => Err(ResponseError::InvalidProducerEpoch),
+                Some(Err(e)) => Err(ResponseError::try_from_code(e.code())
+                    .unwrap_or(ResponseError::InvalidTxnState)),
+                None => Err(ResponseError::InvalidTxnState),
+            }
+        }
+        // The coordinator is this broker; without its partition the
+        // transaction cannot be checked, and the client retries.
+        Err(_) => Err(ResponseError::NotEnoughReplicas),
+    }
+}
+
+/// Produce v11 added TRANSACTION_ABORTABLE (KIP-890).
+const TRANSACTION_ABORTABLE_MIN_VERSION: i16 = 11;
 
 /// The one place produce failures become Kafka error codes.
 fn produce_error(e: &PartitionError) -> (ResponseError, String) {
