@@ -258,7 +258,7 @@ def test_zombie_producer_is_fenced(tbroker):
 def test_timed_out_transaction_is_aborted_by_the_broker(tbroker):
     topic = "txn-timeout"
     create_topic(tbroker, topic, 3)
-    timeout_ms = 2000
+    timeout_ms = 3000
     p = txn_producer(tbroker, "txn-timeout-id", **{"transaction.timeout.ms": timeout_ms})
     p.begin_transaction()
     stalled = [f"stalled{i}" for i in range(6)]

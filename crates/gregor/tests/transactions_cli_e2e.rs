@@ -4,7 +4,8 @@
 //! is refused with Kafka's error name; and `abort --start-offset` ends a
 //! hanging transaction (its producer never comes back) so that the last
 //! stable offset reaches the high watermark and read_committed consumers
-//! move on.
+//! move on; so does `abort` with an explicit producer id, producer epoch and
+//! coordinator epoch.
 
 mod common;
 
@@ -103,19 +104,23 @@ fn send(p: &ThreadedProducer<DefaultProducerContext>, values: &[&str]) {
     p.flush(CLIENT_TIMEOUT).expect("flush");
 }
 
+/// The end offset of partition 0 a consumer with `isolation` sees: the last
+/// stable offset for read_committed, the high watermark for
+/// read_uncommitted (librdkafka's ListOffsets carries the consumer's
+/// isolation level, and read_committed is its default).
+fn end_offset(bootstrap: &str, isolation: &str) -> i64 {
+    let c = assigned_consumer_with(bootstrap, TOPIC, 0, 0, &[("isolation.level", isolation)]);
+    c.fetch_watermarks(TOPIC, 0, CLIENT_TIMEOUT)
+        .unwrap_or_else(|e| panic!("ListOffsets {isolation}: {e}"))
+        .1
+}
+
 /// (last stable offset, high watermark) of partition 0.
 fn lso_and_hw(bootstrap: &str) -> (i64, i64) {
-    let committed = assigned_consumer_with(
-        bootstrap,
-        TOPIC,
-        0,
-        0,
-        &[("isolation.level", "read_committed")],
-    );
-    let (_, lso) = committed
-        .fetch_watermarks(TOPIC, 0, CLIENT_TIMEOUT)
-        .expect("ListOffsets read_committed");
-    (lso, watermarks(bootstrap, TOPIC, 0).1)
+    (
+        end_offset(bootstrap, "read_committed"),
+        end_offset(bootstrap, "read_uncommitted"),
+    )
 }
 
 #[test]
@@ -248,15 +253,11 @@ fn transactions_list_describe_and_abort_a_hanging_transaction() {
     );
     assert!(aborted.starts_with("Aborted the transaction"), "{aborted}");
 
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    let (lso, hw) = loop {
-        let (lso, hw) = lso_and_hw(&b);
-        if lso == hw || Instant::now() > deadline {
-            break (lso, hw);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!((lso, hw), (7, 7), "the abort marker ends the transaction");
+    assert_eq!(
+        wait_lso_reaches_hw(&b),
+        (7, 7),
+        "the abort marker ends the transaction"
+    );
 
     let reader: BaseConsumer =
         assigned_consumer_with(&b, TOPIC, 0, 0, &[("isolation.level", "read_committed")]);
@@ -282,6 +283,81 @@ fn transactions_list_describe_and_abort_a_hanging_transaction() {
             "None",
             "{after}"
         );
+    }
+}
+
+#[test]
+fn transactions_abort_with_an_explicit_producer() {
+    let broker = txn_broker();
+    let b = broker.bootstrap();
+    create_topic(&b, TOPIC, 1);
+    let hanging = txn_producer(&b, "cli-explicit", "900000");
+    send(&hanging, &["e0"]);
+    drop_without_ending(hanging);
+    assert_eq!(lso_and_hw(&b), (0, 1));
+
+    let partition = ["--topic", TOPIC, "--partition", "0"];
+    let producers = cli_ok(
+        &b,
+        &[&["transactions", "describe-producers"], &partition[..]].concat(),
+    );
+    let p = rows(&producers)
+        .into_iter()
+        .find(|r| column(&producers, r, "CurrentTransactionStartOffset") == "0")
+        .unwrap_or_else(|| panic!("no open transaction at offset 0:\n{producers}"));
+    let producer_id = column(&producers, &p, "ProducerId").to_string();
+    let producer_epoch = column(&producers, &p, "ProducerEpoch").to_string();
+
+    // The explicit form needs all three of id, epoch and coordinator epoch.
+    let incomplete = cli(
+        &b,
+        &[
+            &["transactions", "abort"],
+            &partition[..],
+            &["--producer-id", &producer_id],
+        ]
+        .concat(),
+    );
+    assert!(
+        !incomplete.status.success(),
+        "abort without epochs succeeded"
+    );
+
+    let aborted = cli_ok(
+        &b,
+        &[
+            &["transactions", "abort"],
+            &partition[..],
+            &[
+                "--producer-id",
+                &producer_id,
+                "--producer-epoch",
+                &producer_epoch,
+                "--coordinator-epoch",
+                "0",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(aborted.starts_with("Aborted the transaction"), "{aborted}");
+    assert_eq!(wait_lso_reaches_hw(&b), (2, 2), "record and abort marker");
+    let reader = assigned_consumer_with(&b, TOPIC, 0, 0, &[("isolation.level", "read_committed")]);
+    assert!(
+        consume_extra(&reader, Duration::from_secs(2)).is_empty(),
+        "an aborted record was delivered to a read_committed consumer"
+    );
+}
+
+/// Polls until the last stable offset reaches the high watermark (or the
+/// client timeout passes) and returns both.
+fn wait_lso_reaches_hw(bootstrap: &str) -> (i64, i64) {
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    loop {
+        let (lso, hw) = lso_and_hw(bootstrap);
+        if lso == hw || Instant::now() > deadline {
+            return (lso, hw);
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
