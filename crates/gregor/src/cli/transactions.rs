@@ -278,32 +278,7 @@ fn abort(args: AbortArgs, out: &mut impl Write) -> Result<(), CliError> {
         args.start_offset,
         args.producer_id,
     ) {
-        (Some(start), _) => {
-            let producers = producers_of(target)?;
-            let p = producers
-                    .iter()
-                    .find(|p| p.current_txn_start_offset == start)
-                    .ok_or_else(|| {
-                        let open: Vec<String> = producers
-                            .iter()
-                            .filter(|p| p.current_txn_start_offset >= 0)
-                            .map(|p| p.current_txn_start_offset.to_string())
-                            .collect();
-                        CliError::Usage(format!(
-                            "could not find any open transaction starting at offset {start} on partition {tp} (open transactions start at: {})",
-                            if open.is_empty() { "none".to_string() } else { open.join(", ") }
-                        ))
-                    })?;
-            let epoch = i16::try_from(p.producer_epoch).map_err(|_| {
-                CliError::Client(format!(
-                    "producer epoch {} is out of range",
-                    p.producer_epoch
-                ))
-            })?;
-            // As kafka-transactions.sh: a producer without a known
-            // coordinator epoch is aborted with epoch 0.
-            (p.producer_id.0, epoch, p.coordinator_epoch.max(0))
-        }
+        (Some(start), _) => producer_at(target, start)?,
         (None, Some(id)) => (
             id,
             args.producer_epoch.unwrap_or_default(),
@@ -354,6 +329,38 @@ fn abort(args: AbortArgs, out: &mut impl Write) -> Result<(), CliError> {
         "Aborted the transaction of producer {producer_id} (epoch {producer_epoch}, coordinator epoch {coordinator_epoch}) on {tp}."
     )
     .map_err(write_error)
+}
+
+/// (producer id, producer epoch, coordinator epoch) of the producer whose
+/// open transaction on the partition starts at `start`, as
+/// kafka-transactions.sh finds it.
+fn producer_at(target: &PartitionArgs, start: i64) -> Result<(i64, i16, i32), CliError> {
+    let producers = producers_of(target)?;
+    let Some(p) = producers
+        .iter()
+        .find(|p| p.current_txn_start_offset == start)
+    else {
+        let open: Vec<String> = producers
+            .iter()
+            .filter(|p| p.current_txn_start_offset >= 0)
+            .map(|p| p.current_txn_start_offset.to_string())
+            .collect();
+        return Err(CliError::Usage(format!(
+            "could not find any open transaction starting at offset {start} on partition {}-{} (open transactions start at: {})",
+            target.topic,
+            target.partition,
+            if open.is_empty() { "none".to_string() } else { open.join(", ") }
+        )));
+    };
+    let epoch = i16::try_from(p.producer_epoch).map_err(|_| {
+        CliError::Client(format!(
+            "producer epoch {} is out of range",
+            p.producer_epoch
+        ))
+    })?;
+    // As kafka-transactions.sh: a producer without a known coordinator
+    // epoch (no marker written yet) is aborted with coordinator epoch 0.
+    Ok((p.producer_id.0, epoch, p.coordinator_epoch.max(0)))
 }
 
 /// The partition's active producers, from its leader.
