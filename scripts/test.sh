@@ -9,11 +9,14 @@
 # runs, each even if an earlier one failed:
 #   1. Rust tests (cargo nextest if installed, else cargo test), release
 #   2. Python client tests (pytest tests/python: kafka-python,
-#      confluent-kafka, kcat) against target/release/gregor
+#      confluent-kafka, kcat; transactions and the exactly-once copy with
+#      broker and application crashes) against target/release/gregor
 #   3. librdkafka 2.12.1's integration tests: the core list, the
 #      consumer-group list with the classic and with the KIP-848 protocol,
-#      then the admin list (0081, the Admin API test), each on its own
-#      broker (scripts/compat/run-core.sh; first run builds them, ~10 min)
+#      the admin list (0081, the Admin API test), then the transactions
+#      list (idempotent/transactional producers, read_committed), each on
+#      its own broker (scripts/compat/run-core.sh; first run builds them,
+#      ~10 min)
 # and ends with a summary and the line 'N passed, N failed' over all three.
 # Exit status is non-zero if anything failed. Idempotent.
 #
@@ -170,6 +173,12 @@ elif ((build_ok)); then
         TEST_EXTRA_CONF="test.timeout.multiplier=3" LIST_TEST_TIMEOUT=600 \
         run_list admin "$LISTS/admin.txt" classic
     record_list admin
+    # Transactions: one broker cannot host __transaction_state with Kafka's
+    # defaults (replication factor 3, min ISR 2), so the list runs with the
+    # single-node values librdkafka's own test clusters use.
+    GREGOR_BROKER_OVERRIDES="transaction.state.log.replication.factor=1 transaction.state.log.min.isr=1" \
+        run_list txn "$LISTS/txn.txt" classic
+    record_list txn
 fi
 
 say "summary ($(($(date +%s) - T0)) s; logs in target/test-logs)"

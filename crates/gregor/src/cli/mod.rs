@@ -1,5 +1,5 @@
 //! The operator CLI: `gregor topics | produce | consume | offsets | groups | perf |
-//! configs | delete-records`, for
+//! configs | delete-records | transactions`, for
 //! people who know Kafka's shell tools (kafka-topics.sh,
 //! kafka-console-producer.sh, kafka-console-consumer.sh,
 //! kafka-get-offsets.sh). Same flags where they make sense, same output
@@ -15,8 +15,9 @@
 //! beside them (`line_reader.rs`, `formatter.rs`); shared client set-up in
 //! `config.rs` and `client.rs`; the error name/sentence table in
 //! `errors.rs`; the admin requests the rdkafka crate does not wrap in
-//! `native/`; a bare Kafka-protocol client in `wire.rs` for the quota APIs
-//! librdkafka lacks altogether. `dump-log` reads segment files and needs
+//! `native/`; a bare Kafka-protocol client in `wire.rs` for the quota and
+//! transaction-admin APIs librdkafka lacks altogether (`quotas.rs`,
+//! `transactions.rs`). `dump-log` reads segment files and needs
 //! no broker.
 
 mod client;
@@ -35,6 +36,7 @@ mod perf;
 mod produce;
 mod quotas;
 mod topics;
+mod transactions;
 mod wire;
 
 #[cfg(test)]
@@ -53,6 +55,7 @@ pub use perf::PerfCommand;
 pub use produce::ProduceArgs;
 pub use quotas::QuotasCommand;
 pub use topics::TopicsCommand;
+pub use transactions::TransactionsCommand;
 
 // The client commands, flattened into the binary's top-level subcommands.
 // (A `//` comment: a doc comment here would become the parent command's
@@ -85,6 +88,9 @@ pub enum ClientCommand {
     Configs(ConfigsCommand),
     /// Delete records below an offset (like kafka-delete-records.sh).
     DeleteRecords(DeleteRecordsArgs),
+    /// List, describe and abort transactions (like kafka-transactions.sh).
+    #[command(subcommand)]
+    Transactions(TransactionsCommand),
 }
 
 /// Exit status after Ctrl-C, as a shell reports for SIGINT.
@@ -128,6 +134,7 @@ fn execute(cmd: ClientCommand) -> Result<ExitCode, CliError> {
         ClientCommand::DeleteRecords(args) => {
             runtime.block_on(delete_records::run(args, &mut out))?
         }
+        ClientCommand::Transactions(cmd) => transactions::run(cmd, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)
 }

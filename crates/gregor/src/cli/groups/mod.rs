@@ -11,7 +11,7 @@
 //! `reset.rs` (pure planning of new offsets, then the commit); `common.rs`
 //! (clients, the consumer protocol's assignment bytes, table output).
 
-mod common;
+pub(super) mod common;
 mod describe;
 mod reset;
 
