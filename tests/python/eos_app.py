@@ -21,6 +21,7 @@ takes over. Progress goes to stdout, one line per few transactions.
 """
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -103,12 +104,23 @@ class App:
 
     def new_producer(self):
         self.producer = None  # the old one, if any, is destroyed first
-        p = Producer({
+        conf = {
             "bootstrap.servers": self.args.bootstrap,
+            # librdkafka >= 2.10 "re-bootstraps" when every broker is down
+            # (KIP-899); with the single broker killed under it, the
+            # producer then kept a decommissioned handle for the group
+            # coordinator and send_offsets_to_transaction waited forever
+            # (librdkafka 2.16.0, seen with this test). A one-broker
+            # cluster has nothing to re-bootstrap to.
+            "metadata.recovery.strategy": "none",
             "transactional.id": self.args.transactional_id,
             "transaction.timeout.ms": self.args.transaction_timeout_ms,
             "linger.ms": 5,
-        })
+        }
+        # EOS_APP_DEBUG=eos,protocol: librdkafka's debug log into the app log.
+        if os.environ.get("EOS_APP_DEBUG"):
+            conf["debug"] = os.environ["EOS_APP_DEBUG"]
+        p = Producer(conf)
         deadline = time.monotonic() + RETRY_BUDGET_S
         while True:
             try:

@@ -50,6 +50,8 @@ pub struct Broker {
     pub authorizer: Authorizer,
     /// Client quota sensors (produce/fetch byte rates, request time).
     pub quotas: QuotaManager,
+    /// Serializes applying committed metadata to the hosted partitions.
+    applying: Mutex<()>,
     /// The current block of producer ids: [next, end).
     producer_ids: Mutex<(i64, i64)>,
     log_dir: PathBuf,
@@ -88,6 +90,7 @@ impl Broker {
             metadata,
             replicas,
             producer_ids: Mutex::new((0, 0)),
+            applying: Mutex::new(()),
             log_dir,
             txns,
         });
@@ -120,8 +123,14 @@ impl Broker {
         decide: impl FnOnce(&MetadataImage) -> Result<(Vec<MetadataRecord>, T), E>,
     ) -> Result<Result<T, E>, BrokerError> {
         match self.metadata.commit(decide)? {
-            Ok((image, out)) => {
-                self.replicas.apply_image(&image, true, false)?;
+            Ok((_, out)) => {
+                // Commits run concurrently (topic creation, producer-id
+                // blocks): applying images one at a time, always the newest,
+                // keeps two commits from opening the same log twice, and an
+                // older image from closing partitions a newer one created.
+                let _applying = self.applying.lock().expect("image apply lock");
+                self.replicas
+                    .apply_image(&self.metadata.image(), true, false)?;
                 Ok(Ok(out))
             }
             Err(e) => Ok(Err(e)),

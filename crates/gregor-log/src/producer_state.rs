@@ -264,11 +264,9 @@ impl ProducerStateManager {
         }
         let current = self.pending_of(h.producer_id, pending);
         let in_txn = current.is_some_and(|c| c.in_txn);
-        if h.is_transactional()
-            && !h.is_control()
-            && !in_txn
-            && !self.verified(h.producer_id, guard)
-        {
+        // Coordinators (transactional offset commits) verify against the
+        // transaction themselves before writing.
+        if client_data && h.is_transactional() && !in_txn && !self.verified(h.producer_id, guard) {
             return Err(AppendError::InvalidTxnState(format!(
                 "producer {} has no ongoing transaction in this partition and the batch is not verified",
                 h.producer_id
