@@ -293,10 +293,14 @@ fn accepted_values_ignore_case_and_whitespace_like_kafka() {
 #[test]
 fn range_validators() {
     assert_eq!(
-        error(topic("segment.bytes"), "1024"),
-        "Invalid value 1024 for configuration segment.bytes: Value must be at least 1048576"
+        error(topic("segment.bytes"), "13"),
+        "Invalid value 13 for configuration segment.bytes: Value must be at least 14"
     );
-    assert_eq!(validate(topic("segment.bytes"), "1048576"), Ok(()));
+    assert_eq!(validate(topic("segment.bytes"), "20000"), Ok(()));
+    assert_eq!(
+        error(broker("log.segment.bytes"), "20000"),
+        "Invalid value 20000 for configuration log.segment.bytes: Value must be at least 1048576"
+    );
     assert!(error(topic("compression.lz4.level"), "18").ends_with("Value must be no more than 17"));
     assert!(error(topic("compression.lz4.level"), "0").ends_with("Value must be at least 1"));
     assert!(

@@ -67,7 +67,10 @@ pub(super) static TOPIC_CONFIGS: &[TopicConfigDef] = topic_table! {
         "Largest size a partition may grow to before old segments are deleted (delete policy only); -1 means no limit.";
     "retention.ms": Long = "604800000", AtLeast(-1), ["log.retention.ms" Same, "log.retention.minutes" Minutes, "log.retention.hours" Hours],
         "How long records are kept before their segment may be deleted (delete policy only); -1 means forever.";
-    "segment.bytes": Int = "1073741824", AtLeast(1048576), ["log.segment.bytes" Same],
+    // Kafka 4.0 raised only the broker key's minimum to 1 MiB (KIP-1030);
+    // the topic key keeps the old floor, one v0 record's overhead (14),
+    // which clients' test suites rely on to roll small segments.
+    "segment.bytes": Int = "1073741824", AtLeast(14), ["log.segment.bytes" Same],
         "Size at which the active segment file is closed and a new one started.";
     "segment.index.bytes": Int = "10485760", AtLeast(4), ["log.index.size.max.bytes" Same],
         "Size of the preallocated offset index of each segment.";
