@@ -264,17 +264,24 @@ mod tests {
             .collect();
         assert_eq!(keys, vec![("g".into(), 0, 1), ("h".into(), 0, 1)]);
         encodes(&found, 6);
-        for (key_type, code) in [
-            (1, ResponseError::CoordinatorNotAvailable),
-            (7, ResponseError::InvalidRequest),
-        ] {
-            let other =
-                find_coordinator::handle(&broker, &ctx(4), batched.clone().with_key_type(key_type));
-            assert!(other
-                .coordinators
-                .iter()
-                .all(|c| c.error_code == code.code() && c.node_id.0 == -1));
-        }
+        // Transactional ids: __transaction_state is created the same way.
+        let txn = find_coordinator::handle(&broker, &ctx(4), batched.clone().with_key_type(1));
+        assert!(txn
+            .coordinators
+            .iter()
+            .all(|c| c.error_code == 0 && c.node_id.0 == 1));
+        let image = broker.metadata.image();
+        let state = image
+            .topic(gregor_coordinator::txn::TRANSACTION_STATE_TOPIC)
+            .expect("__transaction_state created");
+        assert_eq!(
+            state.configs.get("cleanup.policy").map(String::as_str),
+            Some("compact")
+        );
+        let other = find_coordinator::handle(&broker, &ctx(4), batched.clone().with_key_type(7));
+        assert!(other.coordinators.iter().all(|c| {
+            c.error_code == ResponseError::InvalidRequest.code() && c.node_id.0 == -1
+        }));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

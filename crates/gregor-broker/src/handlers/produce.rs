@@ -38,6 +38,11 @@ pub async fn handle(
     let now = now_ms();
     let mut responses = Vec::with_capacity(req.topic_data.len());
     let txn = req.transactional_id.as_ref().map(|t| t.to_string());
+    // Kafka refuses every partition of a transactional produce whose
+    // transactional id the principal may not WRITE.
+    let txn_denied = txn.as_deref().is_some_and(|id| {
+        !broker.authorize(ctx, AclOperation::Write, ResourceType::TransactionalId, id)
+    });
     for topic in req.topic_data {
         let name = if version >= TOPIC_IDS_MIN_VERSION {
             image.topic_by_id(&topic.topic_id).map(|t| t.name.clone())
@@ -52,6 +57,11 @@ pub async fn handle(
             .into_iter()
             .map(|p| match (&name, acks_valid) {
                 (_, false) => error_response(p.index, ResponseError::InvalidRequiredAcks, None),
+                (_, true) if txn_denied => error_response(
+                    p.index,
+                    ResponseError::TransactionalIdAuthorizationFailed,
+                    None,
+                ),
                 (None, true) => error_response(p.index, ResponseError::UnknownTopicId, None),
                 (Some(_), true) if !authorized => {
                     error_response(p.index, ResponseError::TopicAuthorizationFailed, None)
