@@ -215,6 +215,9 @@ PERF_SUMMARY = re.compile(
 )
 
 
+WAKEUP_PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wakeup_lateness.py")
+
+
 def parse_perf_latency(out):
     m = PERF_SUMMARY.findall(out)
     if not m:
@@ -278,12 +281,19 @@ def run_scenario(cfg, m, size, acks, parts, rep):
         for linger in LATENCY_LINGERS_MS:
             cpu = broker.cpu_seconds()
             phase = f"latency_l{linger}"
+            # The machine's own scheduling stalls over the same seconds.
+            probe = subprocess.Popen([sys.executable, WAKEUP_PROBE, str(m.latency_secs)],
+                                     stdout=subprocess.PIPE, text=True)
             result[phase] = parse_perf_latency(run([
                 cfg.gregor, "perf", "produce", "--bootstrap-server", broker.bootstrap, "--topic", TOPIC,
                 "--num-records", str(lat_count), "--record-size", str(size), "--acks", acks,
                 "--throughput", str(LATENCY_RATE), "--producer-props", f"linger.ms={linger}",
                 "--print-interval-ms", "3600000"]))
             result[phase]["cpu_s"] = broker.cpu_seconds() - cpu
+            out, _ = probe.communicate(timeout=m.latency_secs + 30)
+            machine_probe = json.loads(out)
+            result[phase]["stalls"] = machine_probe["over_1ms"]
+            result[phase]["stall_max_ms"] = machine_probe["max_ms"]
         result["peak_rss_mib"] = broker.peak_rss_mib()
         result["load_end"] = os.getloadavg()[0]
     except (RuntimeError, subprocess.TimeoutExpired) as e:
@@ -406,8 +416,12 @@ def report(cfg, m, dd_mb_s, results, started, command):
         "from the record's hand-off to librdkafka to its delivery report (linger, request, broker ack), per record, "
         "percentiles over all records of the run (histogram, within 1.6%).",
         "",
-        "| scenario | linger ms | achieved rec/s | p50 ms | p99 ms | p99.9 ms | broker CPU s |",
-        "|---|---|---|---|---|---|---|",
+        "The last two columns come from `bench/wakeup_lateness.py`, run beside each measurement: how many of its "
+        "1 ms sleeps woke more than 1 ms late, and the latest wake-up, i.e. how often and how long the machine "
+        "itself kept a runnable thread off the CPU during the run.",
+        "",
+        "| scenario | linger ms | achieved rec/s | p50 ms | p99 ms | p99.9 ms | broker CPU s | machine stalls > 1 ms | longest stall ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for key, rs in by_scenario.items():
         for linger in LATENCY_LINGERS_MS:
@@ -415,7 +429,8 @@ def report(cfg, m, dd_mb_s, results, started, command):
             lines.append(f"| {scenario_name(*key)} | {linger} | {cell(pick(rs, phase, 'rate'))} | "
                          f"{cell(pick(rs, phase, 'p50'), '{:.2f}')} | "
                          f"{cell(pick(rs, phase, 'p99'), '{:.2f}')} | {cell(pick(rs, phase, 'p999'), '{:.2f}')} | "
-                         f"{cell(pick(rs, phase, 'cpu_s'), '{:.2f}')} |")
+                         f"{cell(pick(rs, phase, 'cpu_s'), '{:.2f}')} | {cell(pick(rs, phase, 'stalls'))} | "
+                         f"{cell(pick(rs, phase, 'stall_max_ms'), '{:.1f}')} |")
     loads = [v for r in results for v in (r.get("load_start"), r.get("load_end")) if v is not None]
     if loads:
         lines += ["", f"Load average (1 min) at the start and end of the scenarios: {min(loads):.1f} to "
