@@ -67,12 +67,10 @@ if ((scale)); then
 fi
 ((${#scale_gb[@]} == 0)) || { echo "bench/run.sh: --scale-gb needs --scale" >&2; exit 2; }
 
-# bench.py writes the whole file; the scale sections come from another run.
-scale_sections=""
-[[ -f "$out" ]] && scale_sections="$(awk '/^## /{keep = /^## Scale/} keep' "$out")"
+# bench.py writes the whole file, keeping the sections it does not produce
+# (the scale results from another run, and the written analysis).
 status=0
 python3 "$root/bench/bench.py" "${quick[@]}" "${workdir[@]}" \
     --gregor "$gregor" --rdkafka-performance "$perf" --librdkafka-version "${version:-unknown}" \
     --out "$out" --command "$command" || status=$?
-[[ -z "$scale_sections" ]] || printf '\n%s\n' "$scale_sections" >>"$out"
 exit "$status"
