@@ -31,7 +31,7 @@ pub const OFFSET_COMMIT_VALUE_VERSION_EXPIRING: i16 = 1;
 /// The newest `OffsetCommitValue` version this crate reads (the first flexible one).
 const OFFSET_COMMIT_VALUE_VERSION_MAX: i16 = 4;
 /// Kafka's non-compact `string` carries an `int16` length.
-const STRING_BYTES_MAX: usize = i16::MAX as usize;
+pub(crate) const STRING_BYTES_MAX: usize = i16::MAX as usize;
 /// Kafka's sentinel for "no leader epoch".
 pub const NO_LEADER_EPOCH: i32 = -1;
 
@@ -227,7 +227,8 @@ pub fn group_metadata_tombstone(group: &str) -> Result<CoordinatorRecord, Coordi
     })
 }
 
-fn put_string(buf: &mut BytesMut, s: &str) -> Result<(), CoordinatorError> {
+/// A non-compact string: int16 length, then the bytes.
+pub(crate) fn put_string(buf: &mut BytesMut, s: &str) -> Result<(), CoordinatorError> {
     if s.len() > STRING_BYTES_MAX {
         return Err(CoordinatorError::StringTooLong(s.len()));
     }

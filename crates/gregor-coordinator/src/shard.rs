@@ -175,26 +175,21 @@ impl GroupCoordinatorShard {
         for topic in &req.topics {
             let mut partitions = Vec::with_capacity(topic.partitions.len());
             for p in &topic.partitions {
-                let metadata = p.committed_metadata.as_ref().map_or("", |m| m.as_str());
-                let code = if java_length(metadata) > self.config.offset_metadata_max_bytes {
-                    Some(ResponseError::OffsetMetadataTooLarge)
-                } else {
-                    let value = OffsetCommitValue {
-                        offset: p.committed_offset,
-                        leader_epoch: p.committed_leader_epoch,
-                        metadata: metadata.to_string(),
-                        commit_timestamp_ms: now_ms,
-                        expire_timestamp_ms,
-                    };
-                    match offset_commit_record(group_id, &topic.name, p.partition_index, &value) {
-                        Ok(record) => {
-                            records.push(record);
-                            None
-                        }
-                        // Only a topic name no topic can have gets here.
-                        Err(_) => Some(ResponseError::UnknownTopicOrPartition),
-                    }
+                let value = OffsetCommitValue {
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p
+                        .committed_metadata
+                        .as_ref()
+                        .map_or("", |m| m.as_str())
+                        .to_string(),
+                    commit_timestamp_ms: now_ms,
+                    expire_timestamp_ms,
                 };
+                let code = self
+                    .commit_record(group_id, &topic.name, p.partition_index, &value)
+                    .map(|record| records.push(record))
+                    .err();
                 partitions.push(
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
@@ -211,6 +206,24 @@ impl GroupCoordinatorShard {
             records,
             response: OffsetCommitResponse::default().with_topics(topics),
         }
+    }
+
+    /// The record of one committed partition, or the partition's error:
+    /// OFFSET_METADATA_TOO_LARGE past `offset.metadata.max.bytes`, and
+    /// UNKNOWN_TOPIC_OR_PARTITION for a topic name no topic can have.
+    /// Shared by regular and transactional commits.
+    pub(crate) fn commit_record(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+        value: &OffsetCommitValue,
+    ) -> Result<CoordinatorRecord, ResponseError> {
+        if java_length(&value.metadata) > self.config.offset_metadata_max_bytes {
+            return Err(ResponseError::OffsetMetadataTooLarge);
+        }
+        offset_commit_record(group_id, topic, partition, value)
+            .map_err(|_| ResponseError::UnknownTopicOrPartition)
     }
 
     /// OffsetFetch for one group (the v8+ shape; older versions carry one

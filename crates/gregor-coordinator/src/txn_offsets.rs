@@ -25,7 +25,7 @@ use gregor_protocol::kafka_protocol::ResponseError;
 
 use crate::error::CoordinatorError;
 use crate::group::{validate_offset_commit, Committer, Group};
-use crate::records::{offset_commit_record, OffsetCommitValue, RecordKey};
+use crate::records::{OffsetCommitValue, RecordKey};
 use crate::shard::{CoordinatorResult, GroupCoordinatorShard, Replayed};
 
 /// One committed partition: group, topic, partition.
@@ -112,27 +112,21 @@ impl GroupCoordinatorShard {
         for topic in &req.topics {
             let mut partitions = Vec::with_capacity(topic.partitions.len());
             for p in &topic.partitions {
-                let metadata = p.committed_metadata.as_ref().map_or("", |m| m.as_str());
-                let code = if metadata.encode_utf16().count()
-                    > self.config.offset_metadata_max_bytes
-                {
-                    Some(ResponseError::OffsetMetadataTooLarge)
-                } else {
-                    let value = OffsetCommitValue {
-                        offset: p.committed_offset,
-                        leader_epoch: p.committed_leader_epoch,
-                        metadata: metadata.to_string(),
-                        commit_timestamp_ms: now_ms,
-                        expire_timestamp_ms: None,
-                    };
-                    match offset_commit_record(group_id, &topic.name, p.partition_index, &value) {
-                        Ok(record) => {
-                            records.push(record);
-                            None
-                        }
-                        Err(_) => Some(ResponseError::UnknownTopicOrPartition),
-                    }
+                let value = OffsetCommitValue {
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p
+                        .committed_metadata
+                        .as_ref()
+                        .map_or("", |m| m.as_str())
+                        .to_string(),
+                    commit_timestamp_ms: now_ms,
+                    expire_timestamp_ms: None,
                 };
+                let code = self
+                    .commit_record(group_id, &topic.name, p.partition_index, &value)
+                    .map(|record| records.push(record))
+                    .err();
                 partitions.push(
                     TxnOffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)

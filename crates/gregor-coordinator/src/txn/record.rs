@@ -18,7 +18,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::CoordinatorError;
 use crate::reader::Reader;
-use crate::records::CoordinatorRecord;
+use crate::records::{put_string, CoordinatorRecord, STRING_BYTES_MAX};
 
 /// The only `TransactionLogKey` version.
 pub const TXN_KEY_VERSION: i16 = 0;
@@ -28,8 +28,6 @@ pub const TXN_VALUE_VERSION_MAX: i16 = 1;
 pub const NO_PRODUCER_ID: i64 = -1;
 /// Kafka's "no producer epoch" (`RecordBatch.NO_PRODUCER_EPOCH`).
 pub const NO_PRODUCER_EPOCH: i16 = -1;
-/// Kafka's non-compact `string` carries an `int16` length.
-const STRING_BYTES_MAX: usize = i16::MAX as usize;
 
 const TAG_PREVIOUS_PRODUCER_ID: u32 = 0;
 const TAG_NEXT_PRODUCER_ID: u32 = 1;
@@ -286,15 +284,6 @@ pub fn txn_tombstone(transactional_id: &str) -> Result<CoordinatorRecord, Coordi
         key: encode_key(transactional_id)?,
         value: None,
     })
-}
-
-fn put_string(buf: &mut BytesMut, s: &str) -> Result<(), CoordinatorError> {
-    if s.len() > STRING_BYTES_MAX {
-        return Err(CoordinatorError::StringTooLong(s.len()));
-    }
-    buf.put_i16(s.len() as i16);
-    buf.put_slice(s.as_bytes());
-    Ok(())
 }
 
 fn put_compact_string(buf: &mut BytesMut, s: &str) -> Result<(), CoordinatorError> {
