@@ -112,7 +112,10 @@ if ((build_ok && py_ok)); then
     say "pytest tests/python"
     timeout -k 30 900 "$VENV/bin/python" -m pytest tests/python -q -p no:cacheprovider -rfE 2>&1 | tee "$LOGDIR/python.log"
     rc=${PIPESTATUS[0]}
-    last="$(tail -1 "$LOGDIR/python.log")"
+    # pytest's summary line ("N passed, M failed in Ts"), not merely the last
+    # line: client libraries may still log to stderr while the interpreter
+    # exits (librdkafka's "...:PORT failed: Connection refused").
+    last="$(grep -aE '^(=+ )?[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$LOGDIR/python.log" | tail -1)"
     p=$(grep -oE '[0-9]+ passed' <<<"$last" | grep -oE '[0-9]+' || true)
     f=$(grep -oE '[0-9]+ failed' <<<"$last" | grep -oE '[0-9]+' || true)
     e=$(grep -oE '[0-9]+ errors?' <<<"$last" | grep -oE '[0-9]+' || true)
