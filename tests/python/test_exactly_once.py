@@ -97,8 +97,7 @@ def produce_input(b):
 
 def committed_total(a):
     """Sum of the group's committed input offsets, or None while the broker
-    cannot answer (it is being restarted). `a` is one AdminClient for the
-    whole test: it reconnects after a restart on the same port."""
+    cannot answer (it is being restarted)."""
     req = [ConsumerGroupTopicPartitions(GROUP)]
     try:
         res = a.list_consumer_group_offsets(req, request_timeout=5)[GROUP].result(10)
@@ -107,12 +106,16 @@ def committed_total(a):
     return sum(tp.offset for tp in res.topic_partitions if tp.topic == IN and tp.offset > 0)
 
 
-def wait_progress(a, app, at_least, timeout_s):
+def wait_progress(b, app, at_least, timeout_s):
+    """Polls the group's progress with a fresh AdminClient per attempt: one
+    client kept across a broker kill -9 can stay stuck after librdkafka
+    re-bootstraps (seen in CI: None for 90 s while the app went on
+    committing)."""
     deadline = time.monotonic() + timeout_s
     last = None
     while time.monotonic() < deadline:
         app.check_alive()
-        done = committed_total(a)
+        done = committed_total(admin(b))
         if done is not None:
             if done != last:
                 print(f"  committed input offsets: {done}/{RECORDS}", flush=True)
@@ -137,10 +140,9 @@ def test_copy_is_exactly_once_across_broker_and_app_crashes(tmp_path, request):
     app = AppProcess(b, tmp_path / "eos_app.log")
     request.addfinalizer(lambda: app.proc.poll() is None and app.kill9())
     app.start()
-    progress = admin(b)
     try:
         for fraction, what in KILLS:
-            done = wait_progress(progress, app, int(RECORDS * fraction), STEP_TIMEOUT_S)
+            done = wait_progress(b, app, int(RECORDS * fraction), STEP_TIMEOUT_S)
             print(f"[{time.monotonic() - t0:.1f} s] kill -9 {what} at {done}/{RECORDS}",
                   flush=True)
             if what == "broker":
@@ -150,7 +152,7 @@ def test_copy_is_exactly_once_across_broker_and_app_crashes(tmp_path, request):
             else:
                 app.kill9()
                 app.start()
-        wait_progress(progress, app, RECORDS, FINISH_TIMEOUT_S)
+        wait_progress(b, app, RECORDS, FINISH_TIMEOUT_S)
         print(f"[{time.monotonic() - t0:.1f} s] input fully committed", flush=True)
     except AssertionError:
         print(app.tail())
