@@ -140,7 +140,7 @@ run_list() {
 }
 # record_list NAME: shows a finished run and adds its counts to the totals.
 record_list() {
-    local name=$1 log="$LOGDIR/librdkafka-$1.log" rc last p f
+    local name=$1 log="$LOGDIR/librdkafka-$1.log" rc last p f flaky
     say "librdkafka 2.12.1: $name"
     cat "$log"
     rc=$(cat "$LOGDIR/librdkafka-$name.rc" 2>/dev/null || echo 1)
@@ -150,7 +150,8 @@ record_list() {
     [[ "$p" =~ ^[0-9]+$ ]] || p=0
     [[ "$f" =~ ^[0-9]+$ ]] || f=0
     if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; fi
-    record "rdk-$name" "$p" "$f" "(per test: target/librdkafka-results/$name/results.csv)"
+    flaky="$(sed -nE 's/.*flaky \(passed on the second run\): (.*)$/flaky: \1; /p' <<<"$last")"
+    record "rdk-$name" "$p" "$f" "(${flaky}per test: target/librdkafka-results/$name/results.csv)"
 }
 if [[ "${SKIP_LIBRDKAFKA:-0}" == 1 ]]; then
     SUMMARY+=("librdkafka   skipped (SKIP_LIBRDKAFKA=1)")

@@ -12,6 +12,8 @@
 #   TEST_KAFKA_VERSION  broker version the tests assume (default 4.1.0)
 #   TEST_CONSUMER_GROUP_PROTOCOL  classic (default) or consumer (KIP-848)
 #   TEST_EXTRA_CONF     extra test.conf lines as key=value;key=value
+#   RETRY_FAILED        1 (default): a failed test runs once more, and passes
+#                       as FLAKY if the second run passes; 0: no second run
 #   RUN_BUDGET_S        total seconds for the whole list (default: none); once
 #                       spent, the remaining tests are not run and count as
 #                       failed ('not run: budget'), so a hanging broker cannot
@@ -19,7 +21,8 @@
 #
 # Writes OUT/results.csv (test,name,result,seconds), OUT/NNNN.log and
 # OUT/test.conf; prints one line per test and finally
-# 'librdkafka: N passed, N failed, N skipped'. Exit 0 only if none failed.
+# 'librdkafka: N passed, N failed, N skipped[, flaky (passed on the second
+# run): NNNN ...]'. Exit 0 only if none failed.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BOOTSTRAP="${1:?usage: run.sh BOOTSTRAP [LIST_FILE | TEST_NUMBER...]}"; shift
@@ -55,10 +58,32 @@ export TEST_CONSUMER_GROUP_PROTOCOL="${TEST_CONSUMER_GROUP_PROTOCOL:-classic}"
 unset KAFKA_PATH ZK_ADDRESS CI
 
 echo "test,name,result,seconds" >"$OUT/results.csv"
-pass=0; fail=0; skip=0
+pass=0; fail=0; skip=0; flaky=()
 run_start=$(date +%s)
+budget_left() { # seconds left of RUN_BUDGET_S, or a large number without one
+    if [[ -n "${RUN_BUDGET_S:-}" ]]; then echo $((RUN_BUDGET_S - ($(date +%s) - run_start)))
+    else echo 999999; fi
+}
+# run_once N LOG: runs test N once into LOG; sets res (PASS/FAIL/SKIP) and
+# timed_out.
+run_once() {
+    local n=$1 log=$2 tmo rc states left
+    tmo="${TEST_TIMEOUT:-300}"
+    left=$(budget_left)
+    ((left < tmo)) && tmo=$left
+    (cd "$TESTS_DIR" && TESTS="$n" timeout -k 10 "$tmo" ./test-runner -p1 -Q -E) >"$log" 2>&1
+    rc=$?
+    # The runner's summary has a row per test entry: | 0012_produce_consume | PASSED | ...
+    states="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -oE "^\| *${n}_[A-Za-z0-9_]+ *\| *[A-Z]+" | awk '{print $NF}')"
+    timed_out=$([[ $rc -eq 124 || $rc -eq 137 ]] && echo 1 || echo 0)
+    if ((timed_out)); then res=FAIL
+    elif grep -qE 'FAILED|RUNNING' <<<"$states" || [[ $rc -ne 0 ]]; then res=FAIL
+    elif grep -q PASSED <<<"$states"; then res=PASS
+    else res=SKIP
+    fi
+}
 for n in "${nums[@]}"; do
-    if [[ -n "${RUN_BUDGET_S:-}" ]] && (($(date +%s) - run_start >= RUN_BUDGET_S)); then
+    if (($(budget_left) <= 0)); then
         fail=$((fail + 1))
         echo "$n,,FAIL,0" >>"$OUT/results.csv"
         echo "$n: FAIL (not run: budget of ${RUN_BUDGET_S}s spent)"
@@ -68,25 +93,27 @@ for n in "${nums[@]}"; do
     name="$(basename "${f%.*}")"; name="${name#*-}"
     log="$OUT/$n.log"
     t0=$(date +%s)
-    tmo="${TEST_TIMEOUT:-300}"
-    if [[ -n "${RUN_BUDGET_S:-}" ]]; then
-        left=$((RUN_BUDGET_S - (t0 - run_start)))
-        ((left < tmo)) && tmo=$left
+    run_once "$n" "$log"
+    note=""
+    # These tests run against real timers (heartbeats, poll intervals,
+    # sleeps); some race their own client's timers, and lose whatever the
+    # broker does (0091 under KIP-848, see lists/README.md). A failure gets
+    # one more run; a test that passes only then is reported as flaky, by
+    # name, in the last line, and its first log is kept as NNNN.try1.log.
+    if [[ $res == FAIL ]] && ((${RETRY_FAILED:-1} > 0)) && (($(budget_left) > 0)); then
+        mv "$log" "$OUT/$n.try1.log"
+        first_timed_out=$timed_out
+        run_once "$n" "$log"
+        if [[ $res == PASS ]]; then
+            res=FLAKY
+            note=" (failed on the first run$(((first_timed_out)) && echo ', timeout'); log: $n.try1.log)"
+            flaky+=("$n")
+        fi
     fi
-    (cd "$TESTS_DIR" && TESTS="$n" timeout -k 10 "$tmo" ./test-runner -p1 -Q -E) >"$log" 2>&1
-    rc=$?
     secs=$(($(date +%s) - t0))
-    # The runner's summary has a row per test entry: | 0012_produce_consume | PASSED | ...
-    states="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -oE "^\| *${n}_[A-Za-z0-9_]+ *\| *[A-Z]+" | awk '{print $NF}')"
-    timed_out=$([[ $rc -eq 124 || $rc -eq 137 ]] && echo 1 || echo 0)
-    if ((timed_out)); then res=FAIL
-    elif grep -qE 'FAILED|RUNNING' <<<"$states" || [[ $rc -ne 0 ]]; then res=FAIL
-    elif grep -q PASSED <<<"$states"; then res=PASS
-    else res=SKIP
-    fi
-    case $res in PASS) pass=$((pass + 1)) ;; FAIL) fail=$((fail + 1)) ;; SKIP) skip=$((skip + 1)) ;; esac
+    case $res in PASS | FLAKY) pass=$((pass + 1)) ;; FAIL) fail=$((fail + 1)) ;; SKIP) skip=$((skip + 1)) ;; esac
     echo "$n,$name,$res,$secs" >>"$OUT/results.csv"
-    echo "$n $name: $res (${secs}s)$(((timed_out)) && echo ' timeout')"
+    echo "$n $name: $res (${secs}s)$(((timed_out)) && echo ' timeout')$note"
 done
-echo "librdkafka: $pass passed, $fail failed, $skip skipped"
+echo "librdkafka: $pass passed, $fail failed, $skip skipped${flaky[*]:+, flaky (passed on the second run): ${flaky[*]}}"
 ((fail == 0))
