@@ -76,6 +76,66 @@ pub fn authorize<'a>(
     allowed || (!resource_has_acls && config.allow_everyone_if_no_acl_found)
 }
 
+/// Kafka's `authorizeByResourceType`: whether `who` may perform `op` on at
+/// least one resource of type `rtype`, named or not yet existing. Used where
+/// Kafka asks "may this principal WRITE to some topic" (an idempotent
+/// producer's InitProducerId).
+///
+/// Whatever `authorize` allows for an arbitrary name decides first (super
+/// users, and `allow.everyone.if.no.acl.found` when no ACL covers that
+/// name). Otherwise only ACLs of this principal (or `User:*`) and host whose
+/// operation is `op` itself or ALL count (no implication here, as in
+/// Kafka): a LITERAL `*` DENY refuses; a LITERAL `*` ALLOW grants; and any
+/// other ALLOW grants unless a DENY of the same literal name, or a PREFIXED
+/// DENY on one of its prefixes, covers it.
+pub fn authorize_by_resource_type<'a>(
+    config: &AuthorizerConfig,
+    acls: impl IntoIterator<Item = &'a AclBinding> + Clone,
+    who: Requester<'_>,
+    op: AclOperation,
+    rtype: ResourceType,
+) -> bool {
+    /// A name no ACL is expected to match literally, standing for "some
+    /// resource of this type" (the one Kafka uses).
+    const ANY_NAME: &str = "hardcode";
+    if authorize(config, acls.clone(), who, op, rtype, ANY_NAME) {
+        return true;
+    }
+    let relevant = acls.into_iter().filter(|acl| {
+        acl.resource_type == rtype
+            && applies_to_requester(acl, who)
+            && (acl.operation == op || acl.operation == AclOperation::All)
+    });
+    let mut denied_literal = Vec::new();
+    let mut denied_prefixes = Vec::new();
+    let mut allowed: Vec<&AclBinding> = Vec::new();
+    for acl in relevant {
+        let name = acl.resource_name.as_str();
+        match (acl.permission, acl.pattern_type) {
+            (AclPermission::Deny, PatternType::Literal) if name == WILDCARD => return false,
+            (AclPermission::Deny, PatternType::Literal) => denied_literal.push(name),
+            (AclPermission::Deny, PatternType::Prefixed) => denied_prefixes.push(name),
+            (AclPermission::Allow, PatternType::Literal | PatternType::Prefixed) => {
+                allowed.push(acl)
+            }
+            _ => {}
+        }
+    }
+    if allowed
+        .iter()
+        .any(|a| a.pattern_type == PatternType::Literal && a.resource_name == WILDCARD)
+    {
+        return true;
+    }
+    allowed.iter().any(|a| {
+        let name = a.resource_name.as_str();
+        let literal_denied =
+            a.pattern_type == PatternType::Literal && denied_literal.contains(&name);
+        let prefix_denied = denied_prefixes.iter().any(|p| name.starts_with(p));
+        !literal_denied && !prefix_denied
+    })
+}
+
 /// The authorized-operations bit field of `ops` on one resource.
 pub fn authorized_operations(
     config: &AuthorizerConfig,
@@ -342,5 +402,88 @@ mod tests {
             &[Read, Write, Describe],
         );
         assert_eq!(bits, Write.bit() | Describe.bit());
+    }
+
+    #[test]
+    fn by_resource_type_needs_one_resource_not_covered_by_a_deny() {
+        let closed = AuthorizerConfig::new(None, false);
+        let open = AuthorizerConfig::new(None, true);
+        let by_type = |config: &AuthorizerConfig, acls: &[AclBinding]| {
+            authorize_by_resource_type(config, acls.iter(), ALICE, Write, ResourceType::Topic)
+        };
+        // No ACLs: allow.everyone.if.no.acl.found decides.
+        assert!(!by_type(&closed, &[]));
+        assert!(by_type(&open, &[]));
+        // A wildcard DENY on every topic refuses even with allow.everyone.
+        let deny_all = acl(
+            "*",
+            PatternType::Literal,
+            "User:*",
+            "*",
+            Write,
+            AclPermission::Deny,
+        );
+        assert!(!by_type(&open, std::slice::from_ref(&deny_all)));
+        // One literal ALLOW is enough...
+        let orders = acl(
+            "orders",
+            PatternType::Literal,
+            "User:alice",
+            "*",
+            Write,
+            AclPermission::Allow,
+        );
+        assert!(by_type(&closed, std::slice::from_ref(&orders)));
+        // ...unless the same name or a prefix of it is denied.
+        let deny_orders = acl(
+            "orders",
+            PatternType::Literal,
+            "User:alice",
+            "*",
+            All,
+            AclPermission::Deny,
+        );
+        assert!(!by_type(&closed, &[orders.clone(), deny_orders]));
+        let deny_ord = acl(
+            "ord",
+            PatternType::Prefixed,
+            "User:*",
+            "*",
+            Write,
+            AclPermission::Deny,
+        );
+        assert!(!by_type(&closed, &[orders.clone(), deny_ord.clone()]));
+        // A prefixed ALLOW not under the denied prefix still grants.
+        let logs = acl(
+            "logs-",
+            PatternType::Prefixed,
+            "User:alice",
+            "*",
+            Write,
+            AclPermission::Allow,
+        );
+        assert!(by_type(&closed, &[orders.clone(), deny_ord, logs]));
+        // Only the asked operation (or ALL) counts: READ does not grant WRITE.
+        let read = acl(
+            "orders",
+            PatternType::Literal,
+            "User:alice",
+            "*",
+            Read,
+            AclPermission::Allow,
+        );
+        assert!(!by_type(&closed, &[read]));
+        // Another principal's ALLOW does not count; a super user always may.
+        let bob = acl(
+            "*",
+            PatternType::Literal,
+            "User:bob",
+            "*",
+            Write,
+            AclPermission::Allow,
+        );
+        assert!(!by_type(&closed, std::slice::from_ref(&bob)));
+        let su = AuthorizerConfig::new(Some("User:alice"), false);
+        assert!(by_type(&su, &[deny_all]));
     }
 }
