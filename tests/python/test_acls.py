@@ -4,7 +4,17 @@ Kafka's answers, ACLs that survive a restart, a DENY that stops a producer,
 and the KIP-554 SCRAM credential round trip."""
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, Producer
+import subprocess
+import time
+
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -21,7 +31,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from conftest import Broker
+from conftest import Broker, gregor_bin
 
 TIMEOUT_S = 15
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
@@ -183,6 +193,60 @@ def test_deny_write_stops_producer_on_that_topic_only(secured):
     assert list(map(key, a.delete_acls([deny_filter])[deny_filter].result(TIMEOUT_S))) == [
         key(deny)]
     assert produce_one(secured, "denied") is None
+
+
+def test_group_acls_decide_listing_offset_deletion_and_subscription(secured):
+    a = admin(secured)
+    for t in ("plain", "secret"):
+        a.create_topics([NewTopic(t, 1, 1)])[t].result(TIMEOUT_S)
+    for g in ("shown", "hidden"):
+        req = ConsumerGroupTopicPartitions(g, [TopicPartition("plain", 0, 3)])
+        a.alter_consumer_group_offsets([req])[g].result(TIMEOUT_S)
+    denials = [
+        binding(ResourceType.BROKER, "kafka-cluster", ResourcePatternType.LITERAL,
+                "User:ANONYMOUS", AclOperation.DESCRIBE, AclPermissionType.DENY),
+        binding(ResourceType.GROUP, "hidden", ResourcePatternType.LITERAL,
+                "User:ANONYMOUS", AclOperation.ALL, AclPermissionType.DENY),
+        binding(ResourceType.TOPIC, "secret", ResourcePatternType.LITERAL,
+                "User:ANONYMOUS", AclOperation.DESCRIBE, AclPermissionType.DENY),
+    ]
+    fs = a.create_acls(denials)
+    for d in denials:
+        fs[d].result(TIMEOUT_S)
+
+    # Without DESCRIBE on the cluster, ListGroups shows only the groups the
+    # principal may describe.
+    listed = a.list_consumer_groups().result(TIMEOUT_S)
+    names = {g.group_id for g in listed.valid}
+    assert "shown" in names and "hidden" not in names, names
+
+    # OffsetDelete needs DELETE on the group (confluent-kafka has no
+    # DeleteConsumerGroupOffsets; the kafka-consumer-groups equivalent does).
+    def delete_offsets(group):
+        return subprocess.run(
+            [gregor_bin(), "groups", "delete-offsets", "--bootstrap-server",
+             secured.bootstrap, "--group", group, "--topic", "plain:0"],
+            capture_output=True, text=True, timeout=60)
+    refused = delete_offsets("hidden")
+    assert refused.returncode != 0, refused.stdout
+    assert "GROUP_AUTHORIZATION_FAILED" in refused.stdout + refused.stderr, refused
+    deleted = delete_offsets("shown")
+    assert deleted.returncode == 0, deleted.stdout + deleted.stderr
+
+    # A KIP-848 consumer may not subscribe to a topic it cannot describe.
+    c = Consumer({"bootstrap.servers": secured.bootstrap, "group.id": "subscriber",
+                  "group.protocol": "consumer"})
+    try:
+        c.subscribe(["plain", "secret"])
+        deadline = time.monotonic() + TIMEOUT_S
+        error = None
+        while error is None and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and m.error() is not None:
+                error = m.error()
+        assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, error
+    finally:
+        c.close()
 
 
 def test_scram_credentials_round_trip(secured):

@@ -79,6 +79,27 @@ impl Broker {
         authorizer::authorize(config, image.acls().map(|(_, a)| a), who, op, rtype, name)
     }
 
+    /// Whether the principal may perform `op` on some resource of type
+    /// `rtype` (Kafka's `authorizeByResourceType`).
+    pub fn authorize_by_resource_type(
+        &self,
+        ctx: &RequestContext,
+        op: AclOperation,
+        rtype: ResourceType,
+    ) -> bool {
+        let Some(config) = &self.authorizer.config else {
+            return true;
+        };
+        let image = self.metadata.image();
+        let host = ctx.peer.ip().to_string();
+        let who = Requester {
+            principal: principal(ctx),
+            host: &host,
+        };
+        let acls: Vec<&AclBinding> = image.acls().map(|(_, a)| a).collect();
+        authorizer::authorize_by_resource_type(config, acls.iter().copied(), who, op, rtype)
+    }
+
     /// Whether the principal may perform `op` on the cluster.
     pub fn authorize_cluster(&self, ctx: &RequestContext, op: AclOperation) -> bool {
         self.authorize(ctx, op, ResourceType::Cluster, CLUSTER_NAME)

@@ -63,7 +63,7 @@ pub fn refused(
     (!broker.authorize_cluster(ctx, op)).then(|| {
         gregor_metadata::ApiError::new(
             ResponseError::ClusterAuthorizationFailed,
-            "Cluster authorization failed.",
+            super::CLUSTER_AUTHORIZATION_FAILED,
         )
     })
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::AclOperation;
 use gregor_metadata::quotas::{self, EntityPart, QuotaAlteration};
 use gregor_metadata::ApiError;
 use gregor_protocol::kafka_protocol::messages::alter_client_quotas_request::EntryData;
@@ -16,16 +17,18 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::info;
 
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext, CLUSTER_AUTHORIZATION_FAILED};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::AlterClientQuotas, 0, 1);
 
 pub async fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: AlterClientQuotasRequest,
-    _version: i16,
 ) -> AlterClientQuotasResponse {
+    // As Kafka: ALTER_CONFIGS on the cluster, or every entry is refused.
+    let authorized = broker.authorize_cluster(ctx, AclOperation::AlterConfigs);
     let entries = req
         .entries
         .iter()
@@ -40,7 +43,15 @@ pub async fn handle(
                 })
                 .collect();
             let result = ResultEntry::default().with_entity(entity);
-            match alter(broker, entry, req.validate_only) {
+            let outcome = if authorized {
+                alter(broker, entry, req.validate_only)
+            } else {
+                Err(ApiError::new(
+                    ResponseError::ClusterAuthorizationFailed,
+                    CLUSTER_AUTHORIZATION_FAILED.to_string(),
+                ))
+            };
+            match outcome {
                 Ok(()) => result,
                 Err(e) => result
                     .with_error_code(e.code.code())

@@ -44,6 +44,15 @@ pub fn handle(
                     .with_group_id(GroupId(super::text(id)))
                     .with_error_code(group_op_error_code(id, &e).code()),
             };
+            if group.error_code == 0 && !topics_describable(broker, ctx, &group) {
+                // As Kafka (KAFKA-18813): a client may not learn of topics
+                // it cannot describe through a group's members.
+                let refused = ResponseError::TopicAuthorizationFailed;
+                group = DescribedGroup::default()
+                    .with_group_id(GroupId(super::text(id)))
+                    .with_error_code(refused.code())
+                    .with_error_message(Some(super::text(TOPIC_AUTHORIZATION_FAILED)));
+            }
             group.authorized_operations = if req.include_authorized_operations {
                 broker.authorized_operations(ctx, ResourceType::Group, id, GROUP_OPERATIONS_ALL)
             } else {
@@ -53,4 +62,22 @@ pub fn handle(
         })
         .collect();
     ConsumerGroupDescribeResponse::default().with_groups(groups)
+}
+
+/// Kafka's message for TOPIC_AUTHORIZATION_FAILED.
+const TOPIC_AUTHORIZATION_FAILED: &str = "Topic authorization failed.";
+
+/// Whether the principal may DESCRIBE every topic the group's members
+/// subscribe to, own or are to own.
+fn topics_describable(broker: &Broker, ctx: &RequestContext, group: &DescribedGroup) -> bool {
+    let mut names = std::collections::BTreeSet::new();
+    for m in &group.members {
+        names.extend(m.subscribed_topic_names.iter().map(|t| t.as_str()));
+        for a in [&m.assignment, &m.target_assignment] {
+            names.extend(a.topic_partitions.iter().map(|t| t.topic_name.as_str()));
+        }
+    }
+    names
+        .into_iter()
+        .all(|n| broker.authorize(ctx, AclOperation::Describe, ResourceType::Topic, n))
 }

@@ -7,9 +7,11 @@
 use std::sync::Arc;
 
 use gregor_coordinator::consumer::{HeartbeatContext, TopicInfo, Topics};
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_protocol::kafka_protocol::messages::{
     ApiKey, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
 };
+use gregor_protocol::kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use super::{ApiSupport, RequestContext};
@@ -25,6 +27,9 @@ pub fn handle(
     req: ConsumerGroupHeartbeatRequest,
 ) -> ConsumerGroupHeartbeatResponse {
     let group_id = req.group_id.to_string();
+    if let Some(code) = refused(broker, ctx, &req) {
+        return ConsumerGroupHeartbeatResponse::default().with_error_code(code.code());
+    }
     let topics = topics_snapshot(broker);
     let client_host = format!("/{}", ctx.peer.ip());
     let fresh_member_id = Uuid::new_v4().to_string();
@@ -45,6 +50,24 @@ pub fn handle(
         ConsumerGroupHeartbeatResponse::default()
             .with_error_code(group_op_error_code(&group_id, &e).code())
     })
+}
+
+/// Kafka's checks before the coordinator sees the heartbeat: READ on the
+/// group, and DESCRIBE on every topic named in the subscription (a client
+/// may not learn of topics it cannot describe by subscribing to them).
+fn refused(
+    broker: &Broker,
+    ctx: &RequestContext,
+    req: &ConsumerGroupHeartbeatRequest,
+) -> Option<ResponseError> {
+    if !broker.authorize(ctx, AclOperation::Read, ResourceType::Group, &req.group_id) {
+        return Some(ResponseError::GroupAuthorizationFailed);
+    }
+    let names = req.subscribed_topic_names.as_deref().unwrap_or_default();
+    names
+        .iter()
+        .any(|n| !broker.authorize(ctx, AclOperation::Describe, ResourceType::Topic, n))
+        .then_some(ResponseError::TopicAuthorizationFailed)
 }
 
 /// The cluster's non-internal topics as consumer groups see them.

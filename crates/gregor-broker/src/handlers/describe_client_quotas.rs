@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::AclOperation;
 use gregor_metadata::quotas::{self, FilterComponent};
 use gregor_protocol::kafka_protocol::messages::describe_client_quotas_response::{
     EntityData, EntryData, ValueData,
@@ -10,17 +11,25 @@ use gregor_protocol::kafka_protocol::messages::describe_client_quotas_response::
 use gregor_protocol::kafka_protocol::messages::{
     ApiKey, DescribeClientQuotasRequest, DescribeClientQuotasResponse,
 };
+use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext, CLUSTER_AUTHORIZATION_FAILED};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeClientQuotas, 0, 1);
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: DescribeClientQuotasRequest,
-    _version: i16,
 ) -> DescribeClientQuotasResponse {
+    // As Kafka: DESCRIBE_CONFIGS on the cluster.
+    if !broker.authorize_cluster(ctx, AclOperation::DescribeConfigs) {
+        return DescribeClientQuotasResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+            .with_error_message(Some(text(CLUSTER_AUTHORIZATION_FAILED)))
+            .with_entries(None);
+    }
     let components: Vec<FilterComponent> = req
         .components
         .iter()

@@ -1,4 +1,5 @@
-//! DescribeLogDirs: the log directory, its partitions and their sizes.
+//! DescribeLogDirs: the log directory, its partitions and their sizes
+//! (DESCRIBE on the cluster, as Kafka authorizes it).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,16 +11,30 @@ use gregor_protocol::kafka_protocol::messages::{
     ApiKey, DescribeLogDirsRequest, DescribeLogDirsResponse,
 };
 
-use super::{text, topic_name, ApiSupport};
+use gregor_metadata::acl::AclOperation;
+use gregor_protocol::kafka_protocol::ResponseError;
+
+use super::{text, topic_name, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeLogDirs, 1, 4);
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: DescribeLogDirsRequest,
-    version: i16,
 ) -> DescribeLogDirsResponse {
+    let version = ctx.api_version;
+    // As Kafka: without DESCRIBE on the cluster, no directories, and from
+    // v3 on the top-level CLUSTER_AUTHORIZATION_FAILED.
+    if !broker.authorize_cluster(ctx, AclOperation::Describe) {
+        let resp = DescribeLogDirsResponse::default();
+        return if version >= 3 {
+            resp.with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+        } else {
+            resp
+        };
+    }
     let wanted = |topic: &str, partition: i32| match &req.topics {
         None => true,
         Some(list) => list

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_metadata::controller::validate_topic_name;
 use gregor_protocol::kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
@@ -13,7 +14,7 @@ use gregor_protocol::kafka_protocol::messages::{
 };
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeProducers, 0, 0);
@@ -25,8 +26,8 @@ const NO_TXN_START_OFFSET: i64 = -1;
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: DescribeProducersRequest,
-    _version: i16,
 ) -> DescribeProducersResponse {
     let image = broker.metadata.image();
     let topics = req
@@ -34,8 +35,12 @@ pub fn handle(
         .into_iter()
         .map(|t| {
             let name = t.name.as_str();
-            // Errors for the whole topic, in Kafka's order.
+            // Errors for the whole topic, in Kafka's order: READ on the
+            // topic first.
             let topic_error = match validate_topic_name(name) {
+                _ if !broker.authorize(ctx, AclOperation::Read, ResourceType::Topic, name) => {
+                    Some((ResponseError::TopicAuthorizationFailed, None))
+                }
                 Err(e) => Some((e.code, Some(e.message))),
                 Ok(()) if image.topic(name).is_none() => {
                     Some((ResponseError::UnknownTopicOrPartition, None))
@@ -172,8 +177,8 @@ mod tests {
 
         let resp = handle(
             &broker,
+            &crate::handlers::test_support::ctx(0),
             request(&[("t", &[0, 1, 9]), ("nope", &[0]), ("bad/", &[0])]),
-            0,
         );
         encodes(&resp, 0);
         let t = &resp.topics[0];

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_metadata::controller::validate_topic_name;
 use gregor_metadata::{MetadataImage, TopicImage};
 use gregor_protocol::kafka_protocol::messages::describe_topic_partitions_response::{
@@ -19,7 +20,7 @@ use gregor_protocol::kafka_protocol::ResponseError;
 use uuid::Uuid;
 
 use super::metadata::TOPIC_OPERATIONS_ALL;
-use super::{topic_name, ApiSupport};
+use super::{topic_name, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DescribeTopicPartitions, 0, 0);
@@ -30,16 +31,29 @@ pub const RESPONSE_PARTITIONS_MAX: i32 = 2000;
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: DescribeTopicPartitionsRequest,
-    _version: i16,
 ) -> DescribeTopicPartitionsResponse {
-    describe(&broker.metadata.image(), req)
+    let allowed =
+        |name: &str| broker.authorize(ctx, AclOperation::Describe, ResourceType::Topic, name);
+    let mut resp = describe(&broker.metadata.image(), req, &allowed);
+    let refused = ResponseError::TopicAuthorizationFailed.code();
+    for t in resp.topics.iter_mut().filter(|t| t.error_code != refused) {
+        let name = t.name.as_ref().map_or("", |n| n.as_str());
+        t.topic_authorized_operations =
+            broker.authorized_operations(ctx, ResourceType::Topic, name, TOPIC_OPERATIONS_ALL);
+    }
+    resp
 }
 
-/// The answer from one metadata image.
-pub fn describe(
+/// The answer from one metadata image for a principal that may DESCRIBE
+/// the topics `allowed` admits. As in Kafka, topics it may not describe are
+/// left out of an all-topics listing, and named ones are answered
+/// TOPIC_AUTHORIZATION_FAILED after the page.
+fn describe(
     image: &MetadataImage,
     req: DescribeTopicPartitionsRequest,
+    allowed: &dyn Fn(&str) -> bool,
 ) -> DescribeTopicPartitionsResponse {
     let all = req.topics.is_empty();
     let cursor = req.cursor.as_ref();
@@ -66,6 +80,8 @@ pub fn describe(
     if cursor.is_some_and(|c| c.partition_index < 0) {
         return invalid_request(&req);
     }
+    let (names, refused): (BTreeSet<String>, BTreeSet<String>) =
+        names.into_iter().partition(|n| allowed(n));
     let start = |name: &str| match cursor {
         Some(c) if c.topic_name.as_str() == name => c.partition_index,
         _ => 0,
@@ -74,8 +90,13 @@ pub fn describe(
         .response_partition_limit
         .clamp(1, RESPONSE_PARTITIONS_MAX);
     let mut resp = page(image, &names, start, limit, all);
-    for t in &mut resp.topics {
-        t.topic_authorized_operations = TOPIC_OPERATIONS_ALL;
+    if !all {
+        resp.topics.extend(refused.iter().map(|name| {
+            DescribeTopicPartitionsResponseTopic::default()
+                .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                .with_name(Some(topic_name(name)))
+                .with_topic_id(Uuid::nil())
+        }));
     }
     resp
 }
@@ -186,7 +207,7 @@ fn invalid_request(req: &DescribeTopicPartitionsRequest) -> DescribeTopicPartiti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handlers::test_support::{create_topic, encodes, open_broker};
+    use crate::handlers::test_support::{create_topic, ctx, encodes, open_broker};
     use gregor_protocol::kafka_protocol::messages::describe_topic_partitions_request::{
         Cursor as RequestCursor, TopicRequest,
     };
@@ -246,7 +267,7 @@ mod tests {
     async fn all_topics_page_by_the_partition_limit() {
         let (_dir, broker) = broker_with(&[("a", 3), ("b", 2), ("c", 1)]);
         let image = broker.metadata.image();
-        let first = describe(&image, request(&[], 4, None));
+        let first = handle(&broker, &ctx(0), request(&[], 4, None));
         encodes(&first, 0);
         assert_eq!(
             summary(&first),
@@ -255,7 +276,7 @@ mod tests {
                 Some(("b".into(), 1))
             )
         );
-        let second = describe(&image, request(&[], 4, Some(("b", 1))));
+        let second = handle(&broker, &ctx(0), request(&[], 4, Some(("b", 1))));
         assert_eq!(
             summary(&second),
             (
@@ -264,7 +285,7 @@ mod tests {
             )
         );
         // A limit that ends exactly at a topic's end points at the next topic.
-        let exact = describe(&image, request(&[], 3, None));
+        let exact = handle(&broker, &ctx(0), request(&[], 3, None));
         assert_eq!(
             summary(&exact),
             (vec![("a".into(), 0, vec![0, 1, 2])], Some(("b".into(), 0)))
@@ -282,8 +303,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn named_topics_report_unknown_and_invalid_names() {
         let (_dir, broker) = broker_with(&[("known", 2)]);
-        let image = broker.metadata.image();
-        let resp = describe(&image, request(&["nope", "known", "bad/name"], 2000, None));
+        let resp = handle(
+            &broker,
+            &ctx(0),
+            request(&["nope", "known", "bad/name"], 2000, None),
+        );
         let (topics, next) = summary(&resp);
         assert_eq!(next, None);
         assert_eq!(
@@ -305,7 +329,9 @@ mod tests {
         assert_eq!(resp.topics[2].topic_id, Uuid::nil());
         // Listing everything never invents unknown topics.
         assert_eq!(
-            summary(&describe(&image, request(&[], 10, None))).0.len(),
+            summary(&handle(&broker, &ctx(0), request(&[], 10, None)))
+                .0
+                .len(),
             1
         );
     }
@@ -313,19 +339,40 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_cursor_outside_the_request_is_invalid() {
         let (_dir, broker) = broker_with(&[("a", 1), ("b", 1)]);
-        let image = broker.metadata.image();
-        let resp = describe(&image, request(&["a"], 10, Some(("b", 0))));
+        let resp = handle(&broker, &ctx(0), request(&["a"], 10, Some(("b", 0))));
         assert_eq!(
             summary(&resp).0,
             vec![("a".into(), ResponseError::InvalidRequest.code(), vec![])]
         );
-        let negative = describe(&image, request(&["a"], 10, Some(("a", -1))));
+        let negative = handle(&broker, &ctx(0), request(&["a"], 10, Some(("a", -1))));
         assert_eq!(
             negative.topics[0].error_code,
             ResponseError::InvalidRequest.code()
         );
         // Topics before the cursor are skipped.
-        let resp = describe(&image, request(&["a", "b"], 10, Some(("b", 0))));
+        let resp = handle(&broker, &ctx(0), request(&["a", "b"], 10, Some(("b", 0))));
         assert_eq!(summary(&resp).0, vec![("b".into(), 0, vec![0])]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn topics_the_principal_may_not_describe_are_hidden_or_refused() {
+        let (_dir, broker) = broker_with(&[("a", 1), ("b", 1)]);
+        let image = broker.metadata.image();
+        let not_b = |n: &str| n != "b";
+        let listed = describe(&image, request(&[], 10, None), &not_b);
+        assert_eq!(summary(&listed).0, vec![("a".into(), 0, vec![0])]);
+        let named = describe(&image, request(&["b", "a", "nope"], 10, None), &not_b);
+        let refused = ResponseError::TopicAuthorizationFailed.code();
+        let unknown = ResponseError::UnknownTopicOrPartition.code();
+        assert_eq!(
+            summary(&named).0,
+            vec![
+                ("a".into(), 0, vec![0]),
+                ("nope".into(), unknown, vec![]),
+                ("b".into(), refused, vec![]),
+            ]
+        );
+        assert_eq!(named.topics[2].topic_id, Uuid::nil());
+        encodes(&named, 0);
     }
 }

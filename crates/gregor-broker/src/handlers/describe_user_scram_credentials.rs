@@ -27,7 +27,7 @@ pub fn handle(
     if !broker.authorize_cluster(ctx, AclOperation::Describe) {
         return resp
             .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
-            .with_error_message(Some(text("Cluster authorization failed.")));
+            .with_error_message(Some(text(super::CLUSTER_AUTHORIZATION_FAILED)));
     }
     let image = broker.metadata.image();
     // Each user once, in request order, remembering whether it repeated;

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::AclOperation;
 use gregor_metadata::controller::{elect_leader, ElectionType};
 use gregor_metadata::{ApiError, ClusterContext, MetadataImage, MetadataRecord};
 use gregor_protocol::kafka_protocol::messages::elect_leaders_response::{
@@ -17,16 +18,25 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 use tracing::info;
 
-use super::{text, topic_name, ApiSupport};
+use super::{text, topic_name, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::ElectLeaders, 0, 2);
 
 pub fn handle(
     broker: &Arc<Broker>,
+    request: &RequestContext,
     req: ElectLeadersRequest,
-    version: i16,
 ) -> ElectLeadersResponse {
+    let version = request.api_version;
+    // As Kafka: ALTER on the cluster, or every partition is refused.
+    if !broker.authorize_cluster(request, AclOperation::Alter) {
+        let e = ApiError::new(
+            ResponseError::ClusterAuthorizationFailed,
+            super::CLUSTER_AUTHORIZATION_FAILED,
+        );
+        return refused(&req, &e, version);
+    }
     // v0 has no election type: it always asked for the preferred leader.
     let wire = if version >= 1 { req.election_type } else { 0 };
     let Some(election) = ElectionType::from_wire(wire) else {
@@ -146,7 +156,7 @@ fn refused(req: &ElectLeadersRequest, e: &ApiError, version: i16) -> ElectLeader
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handlers::test_support::{create_topic, encodes, open_broker};
+    use crate::handlers::test_support::{create_topic, ctx, encodes, open_broker};
     use gregor_protocol::kafka_protocol::messages::elect_leaders_request::TopicPartitions;
 
     fn named(topics: &[(&str, &[i32])]) -> ElectLeadersRequest {
@@ -187,8 +197,8 @@ mod tests {
             let req = named(&[("t", &[0, 1, 5]), ("missing", &[0])]);
             let resp = handle(
                 &broker,
+                &ctx(version),
                 req.with_election_type(1.min(version as i8)),
-                version,
             );
             encodes(&resp, version);
             assert_eq!(resp.error_code, 0);
@@ -225,8 +235,8 @@ mod tests {
         create_topic(&broker, "t", 3);
         let resp = handle(
             &broker,
+            &ctx(2),
             ElectLeadersRequest::default().with_topic_partitions(None),
-            2,
         );
         assert!(resp.replica_election_results.is_empty());
         assert_eq!(resp.error_code, 0);
@@ -236,7 +246,11 @@ mod tests {
     async fn an_unknown_election_type_is_an_invalid_request() {
         let dir = tempfile::tempdir().unwrap();
         let broker = open_broker(dir.path(), &[]);
-        let resp = handle(&broker, named(&[("t", &[0])]).with_election_type(7), 1);
+        let resp = handle(
+            &broker,
+            &ctx(1),
+            named(&[("t", &[0])]).with_election_type(7),
+        );
         assert_eq!(resp.error_code, ResponseError::InvalidRequest.code());
         assert_eq!(codes(&resp)[0].2, ResponseError::InvalidRequest.code());
     }

@@ -64,6 +64,13 @@ pub fn handle(
             Err(e) => failed(e.code()),
         };
     }
+    // An idempotent producer needs IDEMPOTENT_WRITE on the cluster or
+    // WRITE on some topic (KIP-679), as Kafka checks.
+    if !broker.authorize_cluster(ctx, AclOperation::IdempotentWrite)
+        && !broker.authorize_by_resource_type(ctx, AclOperation::Write, ResourceType::Topic)
+    {
+        return failed(ResponseError::ClusterAuthorizationFailed);
+    }
     // Kafka gives an idempotent producer a new id each time, even when it
     // presents its old one (KIP-360): sequences then restart at 0 cleanly.
     match tokio::task::block_in_place(|| broker.next_producer_id()) {

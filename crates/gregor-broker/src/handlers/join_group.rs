@@ -236,7 +236,7 @@ mod tests {
             if v >= 5 {
                 req.types_filter = vec![s("classic")];
             }
-            let r = list_groups::handle(&broker, req, v);
+            let r = list_groups::handle(&broker, &ctx(v), req);
             encodes(&r, v);
             assert!(
                 r.groups.iter().any(|g| g.group_id.as_str() == group),

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::AclOperation;
 use gregor_metadata::MetadataImage;
 use gregor_protocol::kafka_protocol::messages::list_config_resources_response::ConfigResource;
 use gregor_protocol::kafka_protocol::messages::{
@@ -11,7 +12,7 @@ use gregor_protocol::kafka_protocol::messages::{
 };
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::{text, ApiSupport};
+use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::ListConfigResources, 0, 1);
@@ -34,9 +35,15 @@ fn supported(version: i16) -> &'static [i8] {
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: ListConfigResourcesRequest,
-    version: i16,
 ) -> ListConfigResourcesResponse {
+    let version = ctx.api_version;
+    // As Kafka: DESCRIBE_CONFIGS on the cluster.
+    if !broker.authorize_cluster(ctx, AclOperation::DescribeConfigs) {
+        return ListConfigResourcesResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code());
+    }
     list(
         &broker.metadata.image(),
         broker.node_id(),
@@ -130,7 +137,11 @@ mod tests {
         let v0 = list(&image, 3, &[], 0);
         encodes(&v0, 0);
         assert_eq!((v0.error_code, v0.config_resources.len()), (0, 0));
-        let handled = handle(&broker, ListConfigResourcesRequest::default(), 1);
+        let handled = handle(
+            &broker,
+            &crate::handlers::test_support::ctx(1),
+            ListConfigResourcesRequest::default(),
+        );
         assert_eq!(names(&handled), names(&all));
     }
 }

@@ -16,6 +16,8 @@ pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+#[cfg(test)]
+mod authorization_tests;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod create_acls;
@@ -190,7 +192,7 @@ pub async fn dispatch(
         }
         RequestKind::ListTransactions(r) => list_transactions::handle(broker, ctx, r).into(),
         RequestKind::DescribeConfigs(r) => describe_configs::handle(broker, ctx, r).into(),
-        RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(broker, r, v).into(),
+        RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(broker, ctx, r).into(),
         RequestKind::DescribeCluster(r) => describe_cluster::handle(broker, ctx, r).into(),
         RequestKind::IncrementalAlterConfigs(r) => {
             incremental_alter_configs::handle(broker, ctx, r)
@@ -206,7 +208,7 @@ pub async fn dispatch(
         RequestKind::Heartbeat(r) => heartbeat::handle(broker, ctx, r).into(),
         RequestKind::LeaveGroup(r) => leave_group::handle(broker, ctx, r).into(),
         RequestKind::DescribeGroups(r) => describe_groups::handle(broker, ctx, r).into(),
-        RequestKind::ListGroups(r) => list_groups::handle(broker, r, v).into(),
+        RequestKind::ListGroups(r) => list_groups::handle(broker, ctx, r).into(),
         RequestKind::ConsumerGroupHeartbeat(r) => {
             consumer_group_heartbeat::handle(broker, ctx, r).into()
         }
@@ -214,7 +216,7 @@ pub async fn dispatch(
             consumer_group_describe::handle(broker, ctx, r).into()
         }
         RequestKind::DeleteGroups(r) => delete_groups::handle(broker, ctx, r).into(),
-        RequestKind::OffsetDelete(r) => offset_delete::handle(broker, r, v).into(),
+        RequestKind::OffsetDelete(r) => offset_delete::handle(broker, ctx, r).into(),
         RequestKind::CreateAcls(r) => create_acls::handle(broker, ctx, r).into(),
         RequestKind::DescribeAcls(r) => describe_acls::handle(broker, ctx, r).into(),
         RequestKind::DeleteAcls(r) => delete_acls::handle(broker, ctx, r).into(),
@@ -224,21 +226,29 @@ pub async fn dispatch(
         RequestKind::AlterUserScramCredentials(r) => {
             alter_user_scram_credentials::handle(broker, ctx, r).into()
         }
-        RequestKind::DescribeClientQuotas(r) => describe_client_quotas::handle(broker, r, v).into(),
-        RequestKind::AlterClientQuotas(r) => alter_client_quotas::handle(broker, r, v).await.into(),
-        RequestKind::OffsetForLeaderEpoch(r) => {
-            offset_for_leader_epoch::handle(broker, r, v).into()
+        RequestKind::DescribeClientQuotas(r) => {
+            describe_client_quotas::handle(broker, ctx, r).into()
         }
-        RequestKind::ElectLeaders(r) => elect_leaders::handle(broker, r, v).into(),
-        RequestKind::DescribeProducers(r) => describe_producers::handle(broker, r, v).into(),
-        RequestKind::ListConfigResources(r) => list_config_resources::handle(broker, r, v).into(),
+        RequestKind::AlterClientQuotas(r) => {
+            alter_client_quotas::handle(broker, ctx, r).await.into()
+        }
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            offset_for_leader_epoch::handle(broker, ctx, r).into()
+        }
+        RequestKind::ElectLeaders(r) => elect_leaders::handle(broker, ctx, r).into(),
+        RequestKind::DescribeProducers(r) => describe_producers::handle(broker, ctx, r).into(),
+        RequestKind::ListConfigResources(r) => list_config_resources::handle(broker, ctx, r).into(),
         RequestKind::DescribeTopicPartitions(r) => {
-            describe_topic_partitions::handle(broker, r, v).into()
+            describe_topic_partitions::handle(broker, ctx, r).into()
         }
         // `support()` admitted only the APIs listed above.
         other => unreachable!("no handler for admitted request {other:?}"),
     }))
 }
+
+/// Kafka's message for CLUSTER_AUTHORIZATION_FAILED where a response
+/// carries one.
+pub const CLUSTER_AUTHORIZATION_FAILED: &str = "Cluster authorization failed.";
 
 /// A topic name for a response.
 pub fn topic_name(name: &str) -> gregor_protocol::kafka_protocol::messages::TopicName {

@@ -1,10 +1,13 @@
-//! OffsetDelete: remove some committed offsets of a group. As in Kafka,
+//! OffsetDelete: remove some committed offsets of a group (DELETE on the
+//! group, READ on each topic, as Kafka authorizes it). As in Kafka,
 //! partitions of topics this cluster does not have are answered
 //! UNKNOWN_TOPIC_OR_PARTITION here; the coordinator decides the rest and
 //! the answer leaves once its tombstones are written.
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
+use gregor_protocol::kafka_protocol::messages::offset_delete_request::OffsetDeleteRequestTopic;
 use gregor_protocol::kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
@@ -13,7 +16,7 @@ use gregor_protocol::kafka_protocol::messages::{
 };
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::group_membership::group_op_error_code;
 
@@ -21,16 +24,24 @@ pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::OffsetDelete, 0, 0);
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: OffsetDeleteRequest,
-    _version: i16,
 ) -> OffsetDeleteResponse {
+    let group_id = req.group_id.to_string();
+    if !broker.authorize(ctx, AclOperation::Delete, ResourceType::Group, &group_id) {
+        return OffsetDeleteResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     let image = broker.metadata.image();
-    let (known, unknown): (Vec<_>, Vec<_>) = req
+    // As Kafka: READ on the topic first, then whether it exists.
+    let (authorized, refused): (Vec<_>, Vec<_>) = req
         .topics
         .iter()
         .cloned()
+        .partition(|t| broker.authorize(ctx, AclOperation::Read, ResourceType::Topic, &t.name));
+    let (known, unknown): (Vec<_>, Vec<_>) = authorized
+        .into_iter()
         .partition(|t| image.topic(&t.name).is_some());
-    let group_id = req.group_id.to_string();
     let known_req = req.clone().with_topics(known);
     let outcome = tokio::task::block_in_place(|| {
         broker.group_write(&group_id, |shard| shard.delete_offsets(&known_req))
@@ -45,21 +56,30 @@ pub fn handle(
     if resp.error_code != 0 {
         return resp;
     }
-    let unknown_code = ResponseError::UnknownTopicOrPartition.code();
-    resp.topics.extend(unknown.into_iter().map(|t| {
-        let partitions = t
-            .partitions
-            .iter()
-            .map(|p| {
-                OffsetDeleteResponsePartition::default()
-                    .with_partition_index(p.partition_index)
-                    .with_error_code(unknown_code)
-            })
-            .collect();
-        OffsetDeleteResponseTopic::default()
-            .with_name(t.name)
-            .with_partitions(partitions)
-    }));
+    let answered = |topics: Vec<OffsetDeleteRequestTopic>, code: i16| {
+        topics.into_iter().map(move |t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    OffsetDeleteResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            OffsetDeleteResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+    };
+    resp.topics.extend(answered(
+        refused,
+        ResponseError::TopicAuthorizationFailed.code(),
+    ));
+    resp.topics.extend(answered(
+        unknown,
+        ResponseError::UnknownTopicOrPartition.code(),
+    ));
     resp
 }
 
@@ -136,7 +156,7 @@ mod tests {
                     .with_name(TopicName(s("nope")))
                     .with_partitions(vec![part(0)]),
             ]);
-        let resp = handle(&broker, req, 0);
+        let resp = handle(&broker, &crate::handlers::test_support::ctx(0), req);
         encodes(&resp, 0);
         let codes: Vec<(String, i16)> = resp
             .topics
@@ -148,7 +168,7 @@ mod tests {
         assert_eq!(committed(&broker, "g"), vec![1]);
 
         let missing = OffsetDeleteRequest::default().with_group_id(GroupId(s("none")));
-        let resp = handle(&broker, missing, 0);
+        let resp = handle(&broker, &crate::handlers::test_support::ctx(0), missing);
         assert_eq!(resp.error_code, ResponseError::GroupIdNotFound.code());
 
         let del = DeleteGroupsRequest::default()

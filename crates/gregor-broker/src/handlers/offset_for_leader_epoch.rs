@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use gregor_metadata::acl::{AclOperation, ResourceType};
 use gregor_metadata::MetadataImage;
 use gregor_protocol::kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
@@ -15,7 +16,7 @@ use gregor_protocol::kafka_protocol::messages::{
 };
 use gregor_protocol::kafka_protocol::ResponseError;
 
-use super::ApiSupport;
+use super::{ApiSupport, RequestContext};
 use crate::broker::Broker;
 use crate::partition::Partition;
 
@@ -27,19 +28,28 @@ const NO_PARTITION_LEADER_EPOCH: i32 = -1;
 
 pub fn handle(
     broker: &Arc<Broker>,
+    ctx: &RequestContext,
     req: OffsetForLeaderEpochRequest,
-    _version: i16,
 ) -> OffsetForLeaderEpochResponse {
     let image = broker.metadata.image();
+    // As Kafka: replicas hold CLUSTER_ACTION; consumers (KIP-320) need
+    // DESCRIBE on each topic.
+    let replica = broker.authorize_cluster(ctx, AclOperation::ClusterAction);
     let topics = req
         .topics
         .into_iter()
         .map(|t| {
+            let authorized = replica
+                || broker.authorize(ctx, AclOperation::Describe, ResourceType::Topic, &t.topic);
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
                     let entry = EpochEndOffset::default().with_partition(p.partition);
+                    if !authorized {
+                        return entry
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     match broker.replicas.get(t.topic.as_str(), p.partition) {
                         Some(partition) => {
                             end_offset(&partition, p.current_leader_epoch, p.leader_epoch, entry)
@@ -104,7 +114,7 @@ fn missing_partition(image: &MetadataImage, topic: &str, partition: i32) -> Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handlers::test_support::{create_topic, encodes, open_broker};
+    use crate::handlers::test_support::{create_topic, ctx, encodes, open_broker};
     use gregor_protocol::kafka_protocol::messages::offset_for_leader_epoch_request::{
         OffsetForLeaderPartition, OffsetForLeaderTopic,
     };
@@ -175,11 +185,11 @@ mod tests {
         p.append(&batch(2), 1).unwrap(); // epoch 2: offsets 3..5
         let resp = handle(
             &broker,
+            &ctx(4),
             request(
                 "t",
                 &[(0, -1, 0), (0, 2, 1), (0, 2, 2), (0, -1, 3), (0, -1, -1)],
             ),
-            4,
         );
         for version in 2..=4 {
             encodes(&resp, version);
@@ -196,8 +206,8 @@ mod tests {
         );
         let fenced = handle(
             &broker,
+            &ctx(4),
             request("t", &[(0, 1, 2), (0, 3, 2), (7, -1, 0)]),
-            4,
         );
         assert_eq!(
             answers(&fenced),
@@ -207,7 +217,7 @@ mod tests {
                 (7, ResponseError::UnknownTopicOrPartition.code(), -1, -1),
             ]
         );
-        let unknown = handle(&broker, request("nope", &[(0, -1, 0)]), 4);
+        let unknown = handle(&broker, &ctx(4), request("nope", &[(0, -1, 0)]));
         assert_eq!(
             answers(&unknown)[0].1,
             ResponseError::UnknownTopicOrPartition.code()
