@@ -76,6 +76,14 @@ impl MetadataImage {
         self.group_configs.get(group)
     }
 
+    /// The groups that have at least one config override, by name.
+    pub fn groups_with_configs(&self) -> impl Iterator<Item = &str> {
+        self.group_configs
+            .iter()
+            .filter(|(_, configs)| !configs.is_empty())
+            .map(|(group, _)| group.as_str())
+    }
+
     /// Every stored ACL with its id.
     pub fn acls(&self) -> impl Iterator<Item = (&Uuid, &AclBinding)> {
         self.acls.iter()

@@ -52,9 +52,10 @@ pub fn handle(
     )
 }
 
-/// The listing from one image. Kafka lists group resources for groups with
-/// dynamic configs and client-metrics subscriptions; Gregor stores neither
-/// (no GROUP configs or client telemetry yet), so those types list nothing.
+/// The listing from one image. Groups are those with dynamic configs, as
+/// Kafka lists them (whether or not the group has members or offsets).
+/// Client-metrics resources are client telemetry subscriptions, which Gregor
+/// does not store yet, so that type lists nothing.
 pub fn list(
     image: &MetadataImage,
     node_id: i32,
@@ -82,6 +83,13 @@ pub fn list(
     };
     let mut resources = Vec::new();
     // Kafka's order: groups, client metrics, broker loggers, brokers, topics.
+    if types.contains(&GROUP) {
+        resources.extend(
+            image
+                .groups_with_configs()
+                .map(|g| entry(g.to_string(), GROUP)),
+        );
+    }
     for kind in [BROKER_LOGGER, BROKER] {
         if types.contains(&kind) {
             resources.push(entry(node_id.to_string(), kind));
@@ -143,5 +151,29 @@ mod tests {
             ListConfigResourcesRequest::default(),
         );
         assert_eq!(names(&handled), names(&all));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn lists_groups_that_have_configs() {
+        use gregor_metadata::{ConfigResource as Kind, MetadataRecord};
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path(), &[]);
+        let set = |group: &str, value: Option<&str>| {
+            let record = MetadataRecord::Config {
+                resource: Kind::Group,
+                resource_name: group.into(),
+                name: "consumer.session.timeout.ms".into(),
+                value: value.map(str::to_string),
+            };
+            broker
+                .commit_metadata(|_| Ok::<_, std::convert::Infallible>((vec![record], ())))
+                .unwrap()
+                .unwrap();
+        };
+        set("configured", Some("50000"));
+        set("reset", Some("50000"));
+        set("reset", None);
+        let groups = list(&broker.metadata.image(), 1, &[GROUP], 1);
+        assert_eq!(names(&groups), vec![("configured".into(), GROUP)]);
     }
 }
