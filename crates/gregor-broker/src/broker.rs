@@ -116,6 +116,21 @@ impl Broker {
         }
     }
 
+    /// The bounds group-level config overrides must respect.
+    pub fn group_config_limits(&self) -> gregor_metadata::controller::GroupConfigLimits {
+        let c = &self.config;
+        gregor_metadata::controller::GroupConfigLimits {
+            consumer_heartbeat_interval_ms: (
+                c.group_consumer_min_heartbeat_interval_ms,
+                c.group_consumer_max_heartbeat_interval_ms,
+            ),
+            consumer_session_timeout_ms: (
+                c.group_consumer_min_session_timeout_ms,
+                c.group_consumer_max_session_timeout_ms,
+            ),
+        }
+    }
+
     /// Runs a controller decision, makes its records durable, applies them
     /// and brings the hosted partitions in line with the new image.
     pub fn commit_metadata<T, E>(

@@ -359,7 +359,7 @@ mod alter_configs;
 pub mod scram;
 pub use alter_configs::{
     alter_broker_configs, alter_group_configs, alter_topic_configs, check_broker_name,
-    replace_configs, AlterOp, ConfigChange,
+    replace_configs, AlterOp, ConfigChange, GroupConfigLimits,
 };
 mod elect_leaders;
 pub use elect_leaders::{elect_leader, ElectionType};

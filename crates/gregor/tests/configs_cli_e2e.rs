@@ -235,6 +235,79 @@ fn configs_alter_and_describe_topics_and_brokers() {
 }
 
 #[test]
+fn configs_alter_and_describe_groups() {
+    let broker = start_broker();
+    let b = broker.bootstrap();
+    let group = ["--entity-type", "groups", "--entity-name", "g1"];
+    let with = |verb: &str, target: &[&str], extra: &[&str]| -> Vec<String> {
+        ["configs", verb]
+            .iter()
+            .chain(target.iter())
+            .chain(extra.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let call = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&b, &refs)
+    };
+    // A group with configs only (no members, no offsets) still has them.
+    let out = call(with(
+        "alter",
+        &group,
+        &["--add-config", "consumer.session.timeout.ms=50000"],
+    ));
+    assert_eq!(out, "Completed updating config for group g1.\n");
+    let described = call(with("describe", &group, &[]));
+    assert_eq!(
+        described,
+        "Dynamic configs for group g1 are:\n\
+         \x20 consumer.session.timeout.ms=50000 sensitive=false synonyms={DYNAMIC_GROUP_CONFIG:consumer.session.timeout.ms=50000, DEFAULT_CONFIG:consumer.session.timeout.ms=45000}\n"
+    );
+    // Without a name: every group that exists or has configs.
+    let every = call(with("describe", &["--entity-type", "groups"], &[]));
+    assert_eq!(every, described);
+    let e = fails(
+        &b,
+        &[
+            "configs",
+            "describe",
+            "--entity-type",
+            "groups",
+            "--entity-default",
+        ],
+    );
+    assert!(e.contains("groups have no default entity"), "{e}");
+    let e = fails(
+        &b,
+        &[
+            "configs",
+            "alter",
+            "--entity-type",
+            "groups",
+            "--entity-name",
+            "g1",
+            "--add-config",
+            "consumer.heartbeat.interval.ms=1",
+        ],
+    );
+    assert!(e.contains("INVALID_CONFIG"), "{e}");
+    call(with(
+        "alter",
+        &group,
+        &["--delete-config", "consumer.session.timeout.ms"],
+    ));
+    assert_eq!(
+        call(with("describe", &group, &[])),
+        "Dynamic configs for group g1 are:\n"
+    );
+    assert_eq!(
+        call(with("describe", &["--entity-type", "groups"], &[])),
+        ""
+    );
+}
+
+#[test]
 fn delete_records_moves_the_low_watermark() {
     let broker = start_broker();
     let b = broker.bootstrap();

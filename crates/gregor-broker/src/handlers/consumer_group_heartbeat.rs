@@ -30,7 +30,16 @@ pub fn handle(
     if let Some(code) = refused(broker, ctx, &req) {
         return ConsumerGroupHeartbeatResponse::default().with_error_code(code.code());
     }
-    let topics = topics_snapshot(broker);
+    let image = broker.metadata.image();
+    let topics = image_topics(&image);
+    // The group's own configs (IncrementalAlterConfigs on the GROUP
+    // resource) win over the broker's group.consumer.* settings.
+    let group_config = |key: &str| {
+        image
+            .group_configs(&group_id)
+            .and_then(|c| c.get(key))
+            .and_then(|v| v.trim().parse::<i32>().ok())
+    };
     let client_host = format!("/{}", ctx.peer.ip());
     let fresh_member_id = Uuid::new_v4().to_string();
     let cx = HeartbeatContext {
@@ -40,6 +49,8 @@ pub fn handle(
         fresh_member_id: &fresh_member_id,
         topics: &topics,
         now_ms: now_ms(),
+        session_timeout_ms: group_config("consumer.session.timeout.ms"),
+        heartbeat_interval_ms: group_config("consumer.heartbeat.interval.ms"),
     };
     let ran = tokio::task::block_in_place(|| {
         broker.consumer_group_event(&group_id, |shard| {
@@ -166,5 +177,29 @@ mod tests {
         let leave = join(&id).with_member_epoch(-1);
         let left = handle(&broker, &ctx(0), leave);
         assert_eq!((left.error_code, left.member_epoch), (0, -1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_groups_heartbeat_interval_config_is_what_members_get() {
+        use gregor_metadata::{ConfigResource, MetadataRecord};
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path(), &["offsets.topic.num.partitions=2"]);
+        metadata::auto_create_topic(&broker, "t").expect("topic t");
+        find_coordinator::ensure_offsets_topic(&broker).expect("offsets topic");
+        let before = handle(&broker, &ctx(1), join("m1"));
+        assert_eq!(before.heartbeat_interval_ms, 5_000);
+        let record = MetadataRecord::Config {
+            resource: ConfigResource::Group,
+            resource_name: "g".into(),
+            name: "consumer.heartbeat.interval.ms".into(),
+            value: Some("6000".into()),
+        };
+        broker
+            .commit_metadata(|_| Ok::<_, std::convert::Infallible>((vec![record], ())))
+            .unwrap()
+            .unwrap();
+        let after = handle(&broker, &ctx(1), join("m2"));
+        assert_eq!(after.error_code, 0, "{:?}", after.error_message);
+        assert_eq!(after.heartbeat_interval_ms, 6_000);
     }
 }

@@ -88,7 +88,7 @@ fn alter(broker: &Broker, r: &AlterConfigsResource, validate_only: bool) -> Resu
             controller::alter_broker_configs(image, name, &changes)
         }),
         RESOURCE_GROUP => commit_configs(broker, validate_only, name, |image| {
-            controller::alter_group_configs(image, name, &changes)
+            controller::alter_group_configs(image, name, &changes, &broker.group_config_limits())
         }),
         RESOURCE_BROKER_LOGGER => Err(ApiError::new(
             ResponseError::InvalidRequest,

@@ -57,6 +57,11 @@ pub struct HeartbeatContext<'a> {
     pub fresh_member_id: &'a str,
     pub topics: &'a Topics,
     pub now_ms: i64,
+    /// The group's own `consumer.session.timeout.ms` and
+    /// `consumer.heartbeat.interval.ms` (group configs), when set; the
+    /// coordinator's defaults apply otherwise.
+    pub session_timeout_ms: Option<i32>,
+    pub heartbeat_interval_ms: Option<i32>,
 }
 
 impl GroupCoordinatorShard {
@@ -115,9 +120,9 @@ impl GroupCoordinatorShard {
         let member = group.members.get_mut(&member_id).expect("admitted above");
         let before = (member.member_epoch, member.assigned.clone());
         changed |= update_member(member, req, regex, cx);
-        member.session_deadline_ms = cx
-            .now_ms
-            .saturating_add(i64::from(config.session_timeout_ms));
+        member.session_deadline_ms = cx.now_ms.saturating_add(i64::from(
+            cx.session_timeout_ms.unwrap_or(config.session_timeout_ms),
+        ));
         group.update_target(&group_id, cx.topics, changed);
         let target = group.target.get(&member_id).cloned().unwrap_or_default();
         let owners = group.owned_by_others(&member_id);
@@ -140,7 +145,10 @@ impl GroupCoordinatorShard {
         Ok(ConsumerGroupHeartbeatResponse::default()
             .with_member_id(Some(text(&member_id)))
             .with_member_epoch(member.member_epoch)
-            .with_heartbeat_interval_ms(config.heartbeat_interval_ms)
+            .with_heartbeat_interval_ms(
+                cx.heartbeat_interval_ms
+                    .unwrap_or(config.heartbeat_interval_ms),
+            )
             .with_assignment(assignment))
     }
 

@@ -48,6 +48,9 @@ struct Harness {
     now_ms: i64,
     /// Every consumer-group record the shard produced, in order.
     log: Vec<CoordinatorRecord>,
+    /// The group configs' overrides the heartbeats carry.
+    session_timeout_ms: Option<i32>,
+    heartbeat_interval_ms: Option<i32>,
 }
 
 impl Harness {
@@ -57,6 +60,8 @@ impl Harness {
             topics: topics(topic_list),
             now_ms: 1_000,
             log: Vec::new(),
+            session_timeout_ms: None,
+            heartbeat_interval_ms: None,
         }
     }
 
@@ -101,6 +106,8 @@ impl Harness {
             fresh_member_id: "fresh",
             topics: &topics,
             now_ms: self.now_ms,
+            session_timeout_ms: self.session_timeout_ms,
+            heartbeat_interval_ms: self.heartbeat_interval_ms,
         };
         let (resp, records, _) = self.shard.consumer_group_heartbeat_event(req, &cx);
         self.log.extend(records);
@@ -295,6 +302,24 @@ fn an_expired_session_fences_the_member_and_reassigns() {
         h.send(&late).error_code,
         ResponseError::UnknownMemberId.code()
     );
+}
+
+#[test]
+fn the_groups_own_session_timeout_and_heartbeat_interval_apply() {
+    let mut h = Harness::new(&[("t", 2)]);
+    h.session_timeout_ms = Some(50_000);
+    h.heartbeat_interval_ms = Some(7_000);
+    let mut a = h.client("a", &["t"]);
+    let resp = h.beat(&mut a);
+    assert_eq!(resp.heartbeat_interval_ms, 7_000);
+    // Still alive after the coordinator's default session...
+    h.now_ms += SESSION_MS + 1;
+    h.tick();
+    assert!(h.group().members.contains_key("a"));
+    // ...and fenced once the group's own one has passed.
+    h.now_ms += 50_000 - SESSION_MS;
+    h.tick();
+    assert!(!h.group().members.contains_key("a"));
 }
 
 #[test]
@@ -615,6 +640,8 @@ fn an_event_whose_records_were_not_written_is_undone() {
         fresh_member_id: "fresh",
         topics: &topics,
         now_ms: h.now_ms,
+        session_timeout_ms: None,
+        heartbeat_interval_ms: None,
     };
     let b = h.client("b", &["t"]);
     let (_, records, undo) = h.shard.consumer_group_heartbeat_event(&h.request(&b), &cx);

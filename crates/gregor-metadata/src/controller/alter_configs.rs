@@ -83,12 +83,111 @@ pub fn alter_broker_configs(
     Ok(records)
 }
 
+/// The broker's bounds on group-level overrides
+/// (`group.consumer.{min,max}.{heartbeat.interval,session.timeout}.ms`).
+/// Share groups are not built, so their bounds are Kafka's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupConfigLimits {
+    pub consumer_heartbeat_interval_ms: (i32, i32),
+    pub consumer_session_timeout_ms: (i32, i32),
+}
+
+impl Default for GroupConfigLimits {
+    /// Kafka's defaults for the bounds.
+    fn default() -> Self {
+        GroupConfigLimits {
+            consumer_heartbeat_interval_ms: (5_000, 15_000),
+            consumer_session_timeout_ms: (45_000, 60_000),
+        }
+    }
+}
+
+/// Kafka's defaults of `group.share.{min,max}.heartbeat.interval.ms`,
+/// `group.share.{min,max}.session.timeout.ms` and
+/// `group.share.{min,max}.record.lock.duration.ms`.
+const SHARE_HEARTBEAT_INTERVAL_MS: (i32, i32) = (5_000, 15_000);
+const SHARE_SESSION_TIMEOUT_MS: (i32, i32) = (45_000, 60_000);
+const SHARE_RECORD_LOCK_DURATION_MS: (i32, i32) = (15_000, 60_000);
+
+/// Kafka's `GroupConfig.validate` value checks on a group's overrides as
+/// they would be after the change (unset keys at their defaults): each
+/// interval and timeout within the broker's bounds, and each session
+/// timeout above its heartbeat interval.
+fn check_group_values(
+    overrides: &BTreeMap<String, String>,
+    limits: &GroupConfigLimits,
+) -> Result<(), ApiError> {
+    let value = |key: &str| -> i32 {
+        let raw = overrides
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| configs::group_config(key).and_then(|d| d.default));
+        raw.and_then(|v| v.trim().parse().ok()).unwrap_or_default()
+    };
+    let bounds = [
+        (
+            "consumer.heartbeat.interval.ms",
+            "group.consumer.min.heartbeat.interval.ms",
+            "group.consumer.max.heartbeat.interval.ms",
+            limits.consumer_heartbeat_interval_ms,
+        ),
+        (
+            "consumer.session.timeout.ms",
+            "group.consumer.min.session.timeout.ms",
+            "group.consumer.max.session.timeout.ms",
+            limits.consumer_session_timeout_ms,
+        ),
+        (
+            "share.heartbeat.interval.ms",
+            "group.share.min.heartbeat.interval.ms",
+            "group.share.max.heartbeat.interval.ms",
+            SHARE_HEARTBEAT_INTERVAL_MS,
+        ),
+        (
+            "share.session.timeout.ms",
+            "group.share.min.session.timeout.ms",
+            "group.share.max.session.timeout.ms",
+            SHARE_SESSION_TIMEOUT_MS,
+        ),
+        (
+            "share.record.lock.duration.ms",
+            "group.share.min.record.lock.duration.ms",
+            "group.share.max.record.lock.duration.ms",
+            SHARE_RECORD_LOCK_DURATION_MS,
+        ),
+    ];
+    for (key, min_key, max_key, (min, max)) in bounds {
+        let v = value(key);
+        if v < min {
+            return Err(invalid_config(format!(
+                "{key} must be greater than or equal to {min_key}"
+            )));
+        }
+        if v > max {
+            return Err(invalid_config(format!(
+                "{key} must be less than or equal to {max_key}"
+            )));
+        }
+    }
+    for kind in ["consumer", "share"] {
+        let session = format!("{kind}.session.timeout.ms");
+        let heartbeat = format!("{kind}.heartbeat.interval.ms");
+        if value(&session) <= value(&heartbeat) {
+            return Err(invalid_config(format!(
+                "{session} must be greater than {heartbeat}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Decides an IncrementalAlterConfigs entry for group `group`'s configs.
 /// Groups need not exist yet, as in Kafka: the overrides wait for them.
 pub fn alter_group_configs(
     image: &MetadataImage,
     group: &str,
     changes: &[ConfigChange],
+    limits: &GroupConfigLimits,
 ) -> Result<Vec<MetadataRecord>, ApiError> {
     if group.is_empty() {
         return Err(ApiError::new(
@@ -99,13 +198,19 @@ pub fn alter_group_configs(
     check_duplicates(changes.iter().map(|c| c.0.as_str()))?;
     let empty = BTreeMap::new();
     let current = image.group_configs(group).unwrap_or(&empty);
+    let mut after = current.clone();
     let mut records = Vec::with_capacity(changes.len());
     for (key, op, value) in changes {
         let def = configs::group_config(key)
             .ok_or_else(|| invalid_config(format!("Unknown group config name: {key}")))?;
         let new_value = apply_op(def, current.get(key.as_str()), *op, value.as_deref())?;
+        match &new_value {
+            Some(v) => after.insert(key.clone(), v.clone()),
+            None => after.remove(key.as_str()),
+        };
         records.push(config_record(ConfigResource::Group, group, key, new_value));
     }
+    check_group_values(&after, limits)?;
     Ok(records)
 }
 

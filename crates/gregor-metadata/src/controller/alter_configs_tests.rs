@@ -288,9 +288,10 @@ fn legacy_alter_replaces_every_override() {
 
 #[test]
 fn group_configs_set_and_delete_for_any_group() {
+    let limits = GroupConfigLimits::default();
     let mut image = MetadataImage::default();
     let set = changes(&[("consumer.session.timeout.ms", AlterOp::Set, Some("50000"))]);
-    alter_group_configs(&image, "g", &set)
+    alter_group_configs(&image, "g", &set, &limits)
         .unwrap()
         .iter()
         .for_each(|r| image.apply(r));
@@ -300,18 +301,67 @@ fn group_configs_set_and_delete_for_any_group() {
     );
     let bad = changes(&[("consumer.session.timeout.ms", AlterOp::Set, Some("x"))]);
     assert_eq!(
-        alter_group_configs(&image, "g", &bad).unwrap_err().code,
+        alter_group_configs(&image, "g", &bad, &limits)
+            .unwrap_err()
+            .code,
         ResponseError::InvalidConfig
     );
     let unknown = changes(&[("retention.ms", AlterOp::Set, Some("1"))]);
     assert_eq!(
-        alter_group_configs(&image, "g", &unknown).unwrap_err().code,
+        alter_group_configs(&image, "g", &unknown, &limits)
+            .unwrap_err()
+            .code,
         ResponseError::InvalidConfig
     );
     let delete = changes(&[("consumer.session.timeout.ms", AlterOp::Delete, None)]);
-    alter_group_configs(&image, "g", &delete)
+    alter_group_configs(&image, "g", &delete, &limits)
         .unwrap()
         .iter()
         .for_each(|r| image.apply(r));
     assert!(image.group_configs("g").unwrap().is_empty());
+}
+
+#[test]
+fn group_configs_stay_within_the_brokers_bounds() {
+    let limits = GroupConfigLimits::default();
+    let image = MetadataImage::default();
+    let refused = |key: &str, value: &str| {
+        let set = changes(&[(key, AlterOp::Set, Some(value))]);
+        let e = alter_group_configs(&image, "g", &set, &limits).unwrap_err();
+        assert_eq!(e.code, ResponseError::InvalidConfig, "{key}={value}");
+        e.message
+    };
+    assert_eq!(
+        refused("consumer.heartbeat.interval.ms", "1"),
+        "consumer.heartbeat.interval.ms must be greater than or equal to group.consumer.min.heartbeat.interval.ms"
+    );
+    assert_eq!(
+        refused("consumer.session.timeout.ms", "60001"),
+        "consumer.session.timeout.ms must be less than or equal to group.consumer.max.session.timeout.ms"
+    );
+    assert_eq!(
+        refused("share.record.lock.duration.ms", "1000"),
+        "share.record.lock.duration.ms must be greater than or equal to group.share.min.record.lock.duration.ms"
+    );
+    // Wider bounds from the broker admit what the defaults refuse, but a
+    // session timeout must still exceed the heartbeat interval.
+    let wide = GroupConfigLimits {
+        consumer_heartbeat_interval_ms: (1, 100_000),
+        consumer_session_timeout_ms: (1, 100_000),
+    };
+    let fast = changes(&[("consumer.heartbeat.interval.ms", AlterOp::Set, Some("1"))]);
+    assert!(alter_group_configs(&image, "g", &fast, &wide).is_ok());
+    let inverted = changes(&[
+        (
+            "consumer.heartbeat.interval.ms",
+            AlterOp::Set,
+            Some("50000"),
+        ),
+        ("consumer.session.timeout.ms", AlterOp::Set, Some("50000")),
+    ]);
+    let e = alter_group_configs(&image, "g", &inverted, &wide).unwrap_err();
+    assert_eq!(
+        e.message,
+        "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms"
+    );
 }

@@ -1,5 +1,5 @@
 //! `gregor configs describe|alter`, like `kafka-configs.sh --describe` and
-//! `--alter` for topics and brokers: the same flags, the same output lines
+//! `--alter` for topics, brokers and groups: the same flags, the same output lines
 //! (`  key=value sensitive=false synonyms={SOURCE:key=value, ...}`), and
 //! IncrementalAlterConfigs with SET for `--add-config` and DELETE for
 //! `--delete-config`. Requests go through `wire.rs` so that the cluster
@@ -13,7 +13,8 @@ use gregor_protocol::kafka_protocol::messages::incremental_alter_configs_request
     AlterConfigsResource, AlterableConfig,
 };
 use gregor_protocol::kafka_protocol::messages::{
-    DescribeConfigsRequest, IncrementalAlterConfigsRequest, MetadataRequest,
+    DescribeConfigsRequest, IncrementalAlterConfigsRequest, ListConfigResourcesRequest,
+    ListGroupsRequest, MetadataRequest,
 };
 use gregor_protocol::kafka_protocol::protocol::StrBytes;
 
@@ -23,17 +24,20 @@ use super::wire::{response_error, WireClient};
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
+const RESOURCE_GROUP: i8 = 32;
 const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
 const DESCRIBE_CONFIGS_VERSION: i16 = 4;
 const ALTER_CONFIGS_VERSION: i16 = 1;
 const METADATA_VERSION: i16 = 12;
+const LIST_GROUPS_VERSION: i16 = 5;
+const LIST_CONFIG_RESOURCES_VERSION: i16 = 1;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ConfigsCommand {
-    /// Print the configs of topics or brokers.
+    /// Print the configs of topics, brokers or groups.
     Describe(DescribeArgs),
-    /// Set or delete configs of a topic or broker.
+    /// Set or delete configs of a topic, broker or group.
     Alter(AlterArgs),
 }
 
@@ -41,10 +45,10 @@ pub enum ConfigsCommand {
 pub struct EntityArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// `topics` or `brokers`.
+    /// `topics`, `brokers` or `groups`.
     #[arg(long = "entity-type", value_name = "TYPE")]
     pub entity_type: EntityType,
-    /// The topic name or broker id.
+    /// The topic name, broker id or group id.
     #[arg(
         long = "entity-name",
         value_name = "NAME",
@@ -81,6 +85,7 @@ pub struct AlterArgs {
 pub enum EntityType {
     Topics,
     Brokers,
+    Groups,
 }
 
 impl EntityType {
@@ -88,6 +93,15 @@ impl EntityType {
         match self {
             EntityType::Topics => RESOURCE_TOPIC,
             EntityType::Brokers => RESOURCE_BROKER,
+            EntityType::Groups => RESOURCE_GROUP,
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            EntityType::Topics => "topics",
+            EntityType::Brokers => "brokers",
+            EntityType::Groups => "groups",
         }
     }
 
@@ -95,6 +109,7 @@ impl EntityType {
         match self {
             EntityType::Topics => "topic",
             EntityType::Brokers => "broker",
+            EntityType::Groups => "group",
         }
     }
 }
@@ -111,18 +126,23 @@ fn connect(c: &ConnectionArgs) -> Result<WireClient, CliError> {
 }
 
 /// The resource names to act on: the given name, "" for the default, or
-/// (describe only) every topic or broker of the cluster.
+/// (describe only) every topic or broker of the cluster, or every group
+/// that exists or has configs (as kafka-configs.sh lists groups).
 fn entity_names(e: &EntityArgs, client: &mut WireClient) -> Result<Vec<String>, CliError> {
     if e.entity_default {
-        if e.entity_type == EntityType::Topics {
-            return Err(CliError::Usage(
-                "--entity-default applies to brokers only; topics have no default entity".into(),
-            ));
+        if e.entity_type != EntityType::Brokers {
+            return Err(CliError::Usage(format!(
+                "--entity-default applies to brokers only; {} have no default entity",
+                e.entity_type.plural()
+            )));
         }
         return Ok(vec![String::new()]);
     }
     if let Some(name) = &e.entity_name {
         return Ok(vec![name.clone()]);
+    }
+    if e.entity_type == EntityType::Groups {
+        return group_names(client);
     }
     let meta = client.call(&MetadataRequest::default(), METADATA_VERSION)?;
     let mut names: Vec<String> = match e.entity_type {
@@ -132,9 +152,40 @@ fn entity_names(e: &EntityArgs, client: &mut WireClient) -> Result<Vec<String>, 
             .filter_map(|t| t.name.as_ref().map(|n| n.to_string()))
             .collect(),
         EntityType::Brokers => meta.brokers.iter().map(|b| b.node_id.to_string()).collect(),
+        EntityType::Groups => Vec::new(),
     };
     names.sort();
     Ok(names)
+}
+
+/// Every group the cluster knows, with members or offsets (ListGroups) or
+/// only with configs (ListConfigResources), once each and sorted.
+fn group_names(client: &mut WireClient) -> Result<Vec<String>, CliError> {
+    let listed = client.call(&ListGroupsRequest::default(), LIST_GROUPS_VERSION)?;
+    if listed.error_code != 0 {
+        return Err(response_error(listed.error_code, None, Subject::Cluster));
+    }
+    let req = ListConfigResourcesRequest::default().with_resource_types(vec![RESOURCE_GROUP]);
+    let configured = client.call(&req, LIST_CONFIG_RESOURCES_VERSION)?;
+    if configured.error_code != 0 {
+        return Err(response_error(
+            configured.error_code,
+            None,
+            Subject::Cluster,
+        ));
+    }
+    let names: std::collections::BTreeSet<String> = listed
+        .groups
+        .iter()
+        .map(|g| g.group_id.to_string())
+        .chain(
+            configured
+                .config_resources
+                .iter()
+                .map(|r| r.resource_name.to_string()),
+        )
+        .collect();
+    Ok(names.into_iter().collect())
 }
 
 fn describe(args: DescribeArgs, out: &mut impl Write) -> Result<(), CliError> {
@@ -148,6 +199,7 @@ fn describe(args: DescribeArgs, out: &mut impl Write) -> Result<(), CliError> {
             (EntityType::Topics, _) => 1,
             (EntityType::Brokers, false) => 2,
             (EntityType::Brokers, true) => 3,
+            (EntityType::Groups, _) => 8,
         };
         let heading = if name.is_empty() {
             "Default configs for brokers in the cluster are:".to_string()
@@ -244,6 +296,7 @@ fn subject(kind: EntityType, name: &str) -> Subject<'_> {
     match kind {
         EntityType::Topics => Subject::Topic(name),
         EntityType::Brokers => Subject::Cluster,
+        EntityType::Groups => Subject::Group(name),
     }
 }
 
