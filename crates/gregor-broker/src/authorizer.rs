@@ -59,6 +59,24 @@ pub fn principal(_ctx: &RequestContext) -> &'static str {
 }
 
 impl Broker {
+    /// Runs `decide` with the authorizer's settings, the stored ACLs and the
+    /// requester; `None` when no authorizer is configured.
+    fn with_acls<R>(
+        &self,
+        ctx: &RequestContext,
+        decide: impl FnOnce(&AuthorizerConfig, &[&AclBinding], Requester<'_>) -> R,
+    ) -> Option<R> {
+        let config = self.authorizer.config.as_ref()?;
+        let image = self.metadata.image();
+        let acls: Vec<&AclBinding> = image.acls().map(|(_, a)| a).collect();
+        let host = ctx.peer.ip().to_string();
+        let who = Requester {
+            principal: principal(ctx),
+            host: &host,
+        };
+        Some(decide(config, &acls, who))
+    }
+
     /// Whether the request's principal may perform `op` on `(rtype, name)`.
     pub fn authorize(
         &self,
@@ -67,16 +85,10 @@ impl Broker {
         rtype: ResourceType,
         name: &str,
     ) -> bool {
-        let Some(config) = &self.authorizer.config else {
-            return true;
-        };
-        let image = self.metadata.image();
-        let host = ctx.peer.ip().to_string();
-        let who = Requester {
-            principal: principal(ctx),
-            host: &host,
-        };
-        authorizer::authorize(config, image.acls().map(|(_, a)| a), who, op, rtype, name)
+        self.with_acls(ctx, |config, acls, who| {
+            authorizer::authorize(config, acls.iter().copied(), who, op, rtype, name)
+        })
+        .unwrap_or(true)
     }
 
     /// Whether the principal may perform `op` on some resource of type
@@ -87,17 +99,10 @@ impl Broker {
         op: AclOperation,
         rtype: ResourceType,
     ) -> bool {
-        let Some(config) = &self.authorizer.config else {
-            return true;
-        };
-        let image = self.metadata.image();
-        let host = ctx.peer.ip().to_string();
-        let who = Requester {
-            principal: principal(ctx),
-            host: &host,
-        };
-        let acls: Vec<&AclBinding> = image.acls().map(|(_, a)| a).collect();
-        authorizer::authorize_by_resource_type(config, acls.iter().copied(), who, op, rtype)
+        self.with_acls(ctx, |config, acls, who| {
+            authorizer::authorize_by_resource_type(config, acls.iter().copied(), who, op, rtype)
+        })
+        .unwrap_or(true)
     }
 
     /// Whether the principal may perform `op` on the cluster.
@@ -115,21 +120,14 @@ impl Broker {
         name: &str,
         all: i32,
     ) -> i32 {
-        let Some(config) = &self.authorizer.config else {
-            return all;
-        };
         let ops: Vec<AclOperation> = (0..15)
             .map(AclOperation::from_code)
             .filter(|op| all & op.bit() != 0)
             .collect();
-        let image = self.metadata.image();
-        let acls: Vec<&AclBinding> = image.acls().map(|(_, a)| a).collect();
-        let host = ctx.peer.ip().to_string();
-        let who = Requester {
-            principal: principal(ctx),
-            host: &host,
-        };
-        authorizer::authorized_operations(config, &acls, who, rtype, name, &ops)
+        self.with_acls(ctx, |config, acls, who| {
+            authorizer::authorized_operations(config, acls, who, rtype, name, &ops)
+        })
+        .unwrap_or(all)
     }
 }
 
