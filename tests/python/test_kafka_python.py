@@ -1,12 +1,17 @@
 """kafka-python (pure Python client) against gregor: admin create, produce
-with keys/headers/codecs, and a group-less consumer using assign +
-seek_to_beginning reads back exactly what was produced."""
+with keys/headers/codecs, a group-less consumer using assign +
+seek_to_beginning reads back exactly what was produced, and the controller
+mutation quota as a client with CreateTopics v7 meets it."""
 
+import subprocess
 import time
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.errors import ThrottlingQuotaExceededError
+
+from conftest import gregor_bin
 
 TIMEOUT_S = 30
 
@@ -140,3 +145,38 @@ def test_group_consumer_subscribes_commits_and_a_successor_resumes(broker):
         assert drain(second, 1, window_s=2) == [], "records read again after the commit"
     finally:
         second.close()
+
+
+def test_controller_mutation_quota_refuses_topics_over_the_rate(broker):
+    # 1 partition per second for client id "ops": the bucket holds 11
+    # (quota.window.num 11 x 1 s) and starts full.
+    subprocess.run([gregor_bin(), "quotas", "alter", "--bootstrap-server", broker.bootstrap,
+                    "--client", "ops", "--add-config", "controller_mutation_rate=1"],
+                   check=True, capture_output=True, timeout=60)
+    ops = KafkaAdminClient(bootstrap_servers=broker.bootstrap, client_id="ops",
+                           request_timeout_ms=TIMEOUT_S * 1000)
+    other = KafkaAdminClient(bootstrap_servers=broker.bootstrap, client_id="other",
+                             request_timeout_ms=TIMEOUT_S * 1000)
+    try:
+        ops.create_topics([NewTopic("q1", 10, 1)], timeout_ms=10_000)
+        # One token left: admitted, and the bucket goes to about -4.
+        ops.create_topics([NewTopic("q2", 5, 1)], timeout_ms=10_000)
+        # Below zero: CreateTopics v6+ refuses with THROTTLING_QUOTA_EXCEEDED,
+        # and the response's throttle time pauses the client (KIP-219).
+        with pytest.raises(ThrottlingQuotaExceededError):
+            ops.create_topics([NewTopic("q3", 1, 1)], timeout_ms=10_000)
+        # Another client id has no quota.
+        other.create_topics([NewTopic("q4", 20, 1)], timeout_ms=10_000)
+        topics = set(other.list_topics())
+        assert {"q1", "q2", "q4"} <= topics and "q3" not in topics, topics
+        # About 4 s later the bucket is back at zero: the next mutation is
+        # admitted. Deleting q1 takes its 10 partitions...
+        time.sleep(4.5)
+        ops.delete_topics(["q1"], timeout_ms=10_000)
+        assert "q1" not in set(other.list_topics())
+        # ...so the bucket is below zero again and q3 is still refused.
+        with pytest.raises(ThrottlingQuotaExceededError):
+            ops.create_topics([NewTopic("q3", 1, 1)], timeout_ms=10_000)
+    finally:
+        ops.close()
+        other.close()

@@ -50,6 +50,8 @@ pub struct Broker {
     pub authorizer: Authorizer,
     /// Client quota sensors (produce/fetch byte rates, request time).
     pub quotas: QuotaManager,
+    /// Controller mutation token buckets (`controller_mutation_rate`).
+    pub mutation_quotas: crate::quota::MutationBuckets,
     /// Serializes applying committed metadata to the hosted partitions.
     applying: Mutex<()>,
     /// The current block of producer ids: [next, end).
@@ -82,6 +84,10 @@ impl Broker {
             group_waiters: GroupWaiters::default(),
             authorizer,
             quotas: QuotaManager::new(
+                usize::try_from(config.quota_window_num).unwrap_or(1),
+                i64::from(config.quota_window_size_seconds) * 1000,
+            ),
+            mutation_quotas: crate::quota::MutationBuckets::new(
                 usize::try_from(config.quota_window_num).unwrap_or(1),
                 i64::from(config.quota_window_size_seconds) * 1000,
             ),

@@ -15,8 +15,12 @@ use tracing::info;
 
 use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
+use crate::quota::MutationQuota;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::CreatePartitions, 0, 3);
+
+/// From this version on the controller mutation quota refuses (KIP-599).
+const MUTATION_QUOTA_STRICT_VERSION: i16 = 3;
 
 pub async fn handle(
     broker: &Arc<Broker>,
@@ -27,6 +31,7 @@ pub async fn handle(
     for t in &req.topics {
         *counts.entry(t.name.to_string()).or_insert(0) += 1;
     }
+    let mut quota = MutationQuota::new(broker, ctx, MUTATION_QUOTA_STRICT_VERSION);
     let results = req
         .topics
         .iter()
@@ -42,7 +47,7 @@ pub async fn handle(
                     "Authorization failed.",
                 ))
             } else {
-                grow(broker, t, req.validate_only)
+                grow(broker, t, req.validate_only, &mut quota)
             };
             let entry = CreatePartitionsTopicResult::default().with_name(t.name.clone());
             match outcome {
@@ -53,10 +58,17 @@ pub async fn handle(
             }
         })
         .collect();
-    CreatePartitionsResponse::default().with_results(results)
+    CreatePartitionsResponse::default()
+        .with_results(results)
+        .with_throttle_time_ms(quota.throttle_time_ms())
 }
 
-fn grow(broker: &Broker, t: &CreatePartitionsTopic, validate_only: bool) -> Result<(), ApiError> {
+fn grow(
+    broker: &Broker,
+    t: &CreatePartitionsTopic,
+    validate_only: bool,
+    quota: &mut MutationQuota<'_>,
+) -> Result<(), ApiError> {
     let ctx = broker.cluster_context();
     let name = t.name.to_string();
     let assignments: Option<Vec<Vec<i32>>> = t.assignments.as_ref().map(|a| {
@@ -64,9 +76,14 @@ fn grow(broker: &Broker, t: &CreatePartitionsTopic, validate_only: bool) -> Resu
             .map(|x| x.broker_ids.iter().map(|b| b.0).collect())
             .collect()
     });
-    let decide = |image: &gregor_metadata::MetadataImage| {
-        controller::create_partitions(image, &ctx, &name, t.count, assignments.as_deref())
-            .map(|r| (r, ()))
+    // As Kafka's controller: the added partitions count against the
+    // client's controller mutation quota once the request is valid.
+    let mut decide = |image: &gregor_metadata::MetadataImage| {
+        let records =
+            controller::create_partitions(image, &ctx, &name, t.count, assignments.as_deref())?;
+        let current = image.topic(&name).map_or(0, |topic| topic.partitions.len());
+        quota.take(t.count - i32::try_from(current).unwrap_or(i32::MAX))?;
+        Ok((records, ()))
     };
     if validate_only {
         return decide(&broker.metadata.image()).map(|_| ());

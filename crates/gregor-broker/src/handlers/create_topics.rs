@@ -19,8 +19,12 @@ use tracing::info;
 use super::describe_configs::describe_topic;
 use super::{text, ApiSupport, RequestContext};
 use crate::broker::Broker;
+use crate::quota::MutationQuota;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::CreateTopics, 2, 7);
+
+/// From this version on the controller mutation quota refuses (KIP-599).
+const MUTATION_QUOTA_STRICT_VERSION: i16 = 6;
 
 /// Responses list the created topic's configs from v5 on.
 const CONFIGS_MIN_VERSION: i16 = 5;
@@ -42,6 +46,7 @@ pub async fn handle(
     for t in &req.topics {
         *seen.entry(t.name.to_string()).or_default() += 1;
     }
+    let mut quota = MutationQuota::new(broker, ctx, MUTATION_QUOTA_STRICT_VERSION);
     let results = req
         .topics
         .iter()
@@ -60,18 +65,25 @@ pub async fn handle(
                     "Authorization failed.",
                 ))
             } else {
-                create(broker, t, req.validate_only)
+                create(broker, t, req.validate_only, &mut quota)
             };
             result_entry(broker, t, result, version)
         })
         .collect();
-    CreateTopicsResponse::default().with_topics(results)
+    CreateTopicsResponse::default()
+        .with_topics(results)
+        .with_throttle_time_ms(quota.throttle_time_ms())
 }
 
 /// What a successful creation reports: id, partitions, replication factor.
 type Created = (uuid::Uuid, i32, i16);
 
-fn create(broker: &Broker, t: &CreatableTopic, validate_only: bool) -> Result<Created, ApiError> {
+fn create(
+    broker: &Broker,
+    t: &CreatableTopic,
+    validate_only: bool,
+    quota: &mut MutationQuota<'_>,
+) -> Result<Created, ApiError> {
     let req = NewTopic {
         name: t.name.to_string(),
         num_partitions: t.num_partitions,
@@ -93,17 +105,20 @@ fn create(broker: &Broker, t: &CreatableTopic, validate_only: bool) -> Result<Cr
             .collect(),
     };
     let ctx = broker.cluster_context();
+    // As Kafka's controller: a valid topic's partitions count against the
+    // client's controller mutation quota, validate_only or not.
     if validate_only {
         let image = broker.metadata.image();
         let c = controller::create_topic(&image, &ctx, &req)?;
+        quota.take(c.num_partitions)?;
         return Ok((uuid::Uuid::nil(), c.num_partitions, c.replication_factor));
     }
     let result = tokio::task::block_in_place(|| {
         broker.commit_metadata(|image| {
-            controller::create_topic(image, &ctx, &req).map(|c| {
-                let out = (c.topic_id, c.num_partitions, c.replication_factor);
-                (c.records, out)
-            })
+            let c = controller::create_topic(image, &ctx, &req)?;
+            quota.take(c.num_partitions)?;
+            let out = (c.topic_id, c.num_partitions, c.replication_factor);
+            Ok::<_, ApiError>((c.records, out))
         })
     });
     match result {
@@ -166,5 +181,66 @@ fn result_entry(
             .with_error_message(Some(text(&e.message)))
             .with_num_partitions(-1)
             .with_replication_factor(-1),
+    }
+}
+
+#[cfg(test)]
+mod mutation_quota_tests {
+    //! The controller mutation quota as CreateTopics applies it: strict
+    //! from v6 (THROTTLING_QUOTA_EXCEEDED), permissive before (created,
+    //! with a throttle time).
+    use gregor_metadata::quotas::{EntityPart, QuotaValue, CLIENT_ID, CONTROLLER_MUTATION_RATE};
+    use gregor_metadata::MetadataRecord;
+    use gregor_protocol::kafka_protocol::messages::TopicName;
+
+    use super::*;
+    use crate::handlers::test_support::{ctx, encodes, open_broker, s};
+
+    fn topic(name: &str, partitions: i32) -> CreatableTopic {
+        CreatableTopic::default()
+            .with_name(TopicName(s(name)))
+            .with_num_partitions(partitions)
+            .with_replication_factor(-1)
+    }
+
+    async fn create(broker: &Arc<Broker>, version: i16, name: &str, n: i32) -> (i16, i32) {
+        let mut request_ctx = ctx(version);
+        request_ctx.client_id = "ops".into();
+        let req = CreateTopicsRequest::default().with_topics(vec![topic(name, n)]);
+        let resp = handle(broker, &request_ctx, req).await;
+        encodes(&resp, version);
+        (resp.topics[0].error_code, resp.throttle_time_ms)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strict_from_v6_and_permissive_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = open_broker(dir.path(), &[]);
+        // 1 partition per second: 11 tokens to start.
+        let record = MetadataRecord::ClientQuota {
+            entity: vec![EntityPart {
+                entity_type: CLIENT_ID.into(),
+                entity_name: Some("ops".into()),
+            }],
+            key: CONTROLLER_MUTATION_RATE.into(),
+            value: QuotaValue(1.0),
+            remove: false,
+        };
+        broker
+            .commit_metadata(|_| Ok::<_, std::convert::Infallible>((vec![record], ())))
+            .unwrap()
+            .unwrap();
+        // v5, permissive: 20 partitions are created and the client is told
+        // to wait until the bucket is back at zero (about 9 s).
+        let (code, throttle) = create(&broker, 5, "a", 20).await;
+        assert_eq!(code, 0);
+        assert!((8_900..=9_000).contains(&throttle), "{throttle}");
+        // v7, strict: refused while the bucket is below zero.
+        let (code, throttle) = create(&broker, 7, "b", 1).await;
+        assert_eq!(code, ResponseError::ThrottlingQuotaExceeded.code());
+        assert!((8_900..=9_000).contains(&throttle), "{throttle}");
+        assert!(broker.metadata.image().topic("b").is_none());
+        // v5 still admits it.
+        assert_eq!(create(&broker, 5, "b", 1).await.0, 0);
     }
 }

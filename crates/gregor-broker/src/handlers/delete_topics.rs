@@ -15,8 +15,12 @@ use uuid::Uuid;
 
 use super::{text, topic_name, ApiSupport, RequestContext};
 use crate::broker::Broker;
+use crate::quota::MutationQuota;
 
 pub const SUPPORT: ApiSupport = ApiSupport::all(ApiKey::DeleteTopics, 1, 6);
+
+/// From this version on the controller mutation quota refuses (KIP-599).
+const MUTATION_QUOTA_STRICT_VERSION: i16 = 5;
 
 /// v6 names topics by `topics` (name or id); older versions by `topic_names`.
 const TOPIC_STATES_MIN_VERSION: i16 = 6;
@@ -38,6 +42,7 @@ pub async fn handle(
             .map(|n| (Some(n.to_string()), Uuid::nil()))
             .collect()
     };
+    let mut quota = MutationQuota::new(broker, ctx, MUTATION_QUOTA_STRICT_VERSION);
     let responses = wanted
         .into_iter()
         .map(|(name, id)| {
@@ -70,7 +75,7 @@ pub async fn handle(
                         "Authorization failed.",
                     ));
                 }
-                delete(broker, &n).map(|_| n)
+                delete(broker, &n, &mut quota).map(|_| n)
             });
             let entry = DeletableTopicResult::default()
                 .with_name(name.as_deref().map(topic_name))
@@ -92,10 +97,12 @@ pub async fn handle(
             r.error_message = None;
         }
     }
-    DeleteTopicsResponse::default().with_responses(responses)
+    DeleteTopicsResponse::default()
+        .with_responses(responses)
+        .with_throttle_time_ms(quota.throttle_time_ms())
 }
 
-fn delete(broker: &Broker, name: &str) -> Result<(), ApiError> {
+fn delete(broker: &Broker, name: &str, quota: &mut MutationQuota<'_>) -> Result<(), ApiError> {
     if !broker.config.delete_topic_enable {
         return Err(ApiError::new(
             ResponseError::TopicDeletionDisabled,
@@ -104,7 +111,12 @@ fn delete(broker: &Broker, name: &str) -> Result<(), ApiError> {
     }
     let result = tokio::task::block_in_place(|| {
         broker.commit_metadata(|image| {
-            controller::delete_topic(image, name).map(|records| (records, ()))
+            let records = controller::delete_topic(image, name)?;
+            // As Kafka's controller: the topic's partitions count against
+            // the client's controller mutation quota.
+            let partitions = image.topic(name).map_or(0, |t| t.partitions.len());
+            quota.take(i32::try_from(partitions).unwrap_or(i32::MAX))?;
+            Ok::<_, ApiError>((records, ()))
         })
     });
     match result {

@@ -89,6 +89,19 @@ pub fn charge(
             fetch.response.throttle_time_ms = clamp_i32(ms);
             send_first = ctx.api_version >= FETCH_CLIENT_THROTTLE_MIN_VERSION;
         }
+        // The controller mutation quota already set its throttle time.
+        Some(Reply::Body(ResponseKind::CreateTopics(r))) => {
+            ms = ms.max(i64::from(r.throttle_time_ms));
+            r.throttle_time_ms = clamp_i32(ms);
+        }
+        Some(Reply::Body(ResponseKind::DeleteTopics(r))) => {
+            ms = ms.max(i64::from(r.throttle_time_ms));
+            r.throttle_time_ms = clamp_i32(ms);
+        }
+        Some(Reply::Body(ResponseKind::CreatePartitions(r))) => {
+            ms = ms.max(i64::from(r.throttle_time_ms));
+            r.throttle_time_ms = clamp_i32(ms);
+        }
         Some(Reply::Body(ResponseKind::DescribeClientQuotas(r))) => {
             r.throttle_time_ms = clamp_i32(ms)
         }

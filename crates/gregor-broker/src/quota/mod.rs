@@ -1,6 +1,7 @@
 //! Client quota enforcement, as Kafka's `ClientQuotaManager` (produce and
-//! fetch byte rates) and `ClientRequestQuotaManager` (request percentage)
-//! do it.
+//! fetch byte rates), `ClientRequestQuotaManager` (request percentage) and
+//! `ControllerMutationQuotaManager` (`controller_mutation_rate`, in
+//! `mutation.rs`) do it.
 //!
 //! Each request is recorded against a sensor keyed by the quota's metric
 //! tags (user, client-id), which the matched quota entity decides: a
@@ -14,6 +15,7 @@
 //! Owned by the `Broker`; called from connection tasks after each request.
 
 mod charge;
+mod mutation;
 mod rate;
 
 use std::collections::HashMap;
@@ -25,6 +27,7 @@ use gregor_metadata::quotas::{
 };
 
 pub use charge::{charge, fetch_bytes_cap, Throttle};
+pub use mutation::{MutationBuckets, MutationQuota, Taken, THROTTLING_QUOTA_EXCEEDED};
 pub use rate::{throttle_time_ms, WindowedRate};
 
 /// Sensors not recorded to for this long are dropped, as Kafka expires
