@@ -52,6 +52,8 @@ pub struct Broker {
     pub quotas: QuotaManager,
     /// Controller mutation token buckets (`controller_mutation_rate`).
     pub mutation_quotas: crate::quota::MutationBuckets,
+    /// Connection counts and connection-rate sensors.
+    pub connection_quotas: Arc<crate::connection_quotas::ConnectionQuotas>,
     /// Serializes applying committed metadata to the hosted partitions.
     applying: Mutex<()>,
     /// The current block of producer ids: [next, end).
@@ -91,6 +93,10 @@ impl Broker {
                 usize::try_from(config.quota_window_num).unwrap_or(1),
                 i64::from(config.quota_window_size_seconds) * 1000,
             ),
+            connection_quotas: Arc::new(crate::connection_quotas::ConnectionQuotas::new(
+                usize::try_from(config.quota_window_num).unwrap_or(1),
+                i64::from(config.quota_window_size_seconds) * 1000,
+            )),
             config,
             cluster_id,
             metadata,

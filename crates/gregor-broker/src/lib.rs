@@ -10,6 +10,7 @@ pub mod authorizer;
 pub mod broker;
 pub mod config;
 pub mod connection;
+pub mod connection_quotas;
 pub mod coordinator_log;
 pub mod error;
 pub mod fetch_session;

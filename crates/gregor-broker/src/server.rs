@@ -8,11 +8,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::connection;
+use crate::connection_quotas::{Admission, ConnectionSlot};
 use crate::error::BrokerError;
 use crate::group_membership::GROUP_TICK_INTERVAL_MS;
 
@@ -115,7 +116,36 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(connection::serve(broker.clone(), name.clone(), stream, peer, stop.clone()));
+                    let quotas = broker.connection_quotas.clone();
+                    // max.connections: hold this one until a slot is free;
+                    // max.connection.creation.rate: slow accepting down.
+                    let waited = async {
+                        quotas.wait_for_slot(&broker).await;
+                        let ms = quotas.broker_rate_throttle_ms(&broker);
+                        if ms > 0 {
+                            tokio::time::sleep(Duration::from_millis(ms as u64)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = waited => {}
+                        _ = stop.changed() => break,
+                    }
+                    match quotas.admit(&broker, peer.ip()) {
+                        Admission::Serve(slot) => {
+                            connections.spawn(serve_in_slot(broker.clone(), name.clone(), stream, peer, stop.clone(), slot));
+                        }
+                        Admission::TooManyFromAddress { max } => {
+                            info!(%peer, max, "rejected connection: the address already has the configured maximum of connections");
+                            drop(stream);
+                        }
+                        Admission::Throttled { ms } => {
+                            debug!(%peer, ms, "throttling connection (connection_creation_rate)");
+                            connections.spawn(async move {
+                                tokio::time::sleep(Duration::from_millis(ms as u64)).await;
+                                drop(stream);
+                            });
+                        }
+                    }
                 }
                 // Out of file descriptors and the like: back off, keep serving the rest.
                 Err(e) => {
@@ -128,6 +158,18 @@ async fn accept_loop(
         }
     }
     while connections.join_next().await.is_some() {}
+}
+
+/// Serves a connection, keeping its place in the connection counts.
+async fn serve_in_slot(
+    broker: Arc<Broker>,
+    name: Arc<str>,
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    stop: watch::Receiver<bool>,
+    _slot: ConnectionSlot,
+) {
+    connection::serve(broker, name, stream, peer, stop).await;
 }
 
 async fn maintenance(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {

@@ -1,0 +1,251 @@
+//! Limits on client connections, as Kafka's `ConnectionQuotas` applies
+//! them when a connection is accepted:
+//!
+//! - `max.connections`: while the broker holds that many connections, the
+//!   listener stops accepting until one closes.
+//! - `max.connection.creation.rate`: accepting slows down to that many new
+//!   connections per second (the listener waits out the throttle time).
+//! - `max.connections.per.ip` and `max.connections.per.ip.overrides`
+//!   (`host:count,...`): a connection beyond its address's limit is closed
+//!   at once.
+//! - the `connection_creation_rate` client quota of the `ip` entity (or the
+//!   default ip): a connection over it is held, unserved and not counted,
+//!   for the throttle time (at most one quota window), then closed.
+//!
+//! The limits are broker configs (dynamic, cluster-wide), read at each
+//! accept, and client quotas from the metadata image. The per-listener
+//! forms (`listener.name.<l>.max.connections`, `...max.connection.creation.rate`)
+//! are not applied.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+
+use gregor_metadata::quotas::{QuotaEntity, CONNECTION_CREATION_RATE, IP};
+use tokio::sync::Notify;
+
+use crate::broker::Broker;
+use crate::quota::{throttle_time_ms, WindowedRate};
+use crate::time::now_ms;
+
+/// Rate sensors of addresses that have not connected for this long are dropped.
+const IP_SENSOR_IDLE_EXPIRY_MS: i64 = 3_600_000;
+
+/// What to do with a connection just accepted.
+#[derive(Debug)]
+pub enum Admission {
+    /// Serve it; it holds its place in the counts until the slot drops.
+    Serve(ConnectionSlot),
+    /// Close it now: its address has `max` connections already.
+    TooManyFromAddress { max: i64 },
+    /// Hold it unserved for this long, then close it (ip connection rate).
+    Throttled { ms: i64 },
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: i64,
+    per_ip: HashMap<IpAddr, i64>,
+}
+
+#[derive(Debug)]
+struct IpSensor {
+    rate: WindowedRate,
+    last_ms: i64,
+}
+
+/// The broker's connection counts and connection-rate sensors.
+#[derive(Debug)]
+pub struct ConnectionQuotas {
+    samples: usize,
+    window_ms: i64,
+    counts: Mutex<Counts>,
+    slot_freed: Notify,
+    broker_rate: Mutex<Option<WindowedRate>>,
+    ip_rates: Mutex<HashMap<IpAddr, IpSensor>>,
+}
+
+/// A served connection's place in the counts; freed on drop.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    quotas: Arc<ConnectionQuotas>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        {
+            let mut counts = self.quotas.counts.lock().expect("connection counts lock");
+            counts.total -= 1;
+            if let Some(n) = counts.per_ip.get_mut(&self.ip) {
+                *n -= 1;
+                if *n <= 0 {
+                    counts.per_ip.remove(&self.ip);
+                }
+            }
+        }
+        self.quotas.slot_freed.notify_waiters();
+    }
+}
+
+/// An integer broker config, or `i64::MAX` when unset or unparsable.
+fn limit(broker: &Broker, key: &str) -> i64 {
+    broker
+        .config
+        .value(key)
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(i64::MAX)
+}
+
+/// `max.connections.per.ip.overrides`: `host:count` pairs; a host is an
+/// address or a name resolved here. Malformed pairs are skipped (the config
+/// was validated when set).
+fn per_ip_override(overrides: &str, ip: IpAddr) -> Option<i64> {
+    overrides.split(',').find_map(|pair| {
+        let (host, count) = pair.trim().rsplit_once(':')?;
+        let count = count.trim().parse::<i64>().ok()?;
+        let host = host.trim();
+        let matches = match host.parse::<IpAddr>() {
+            Ok(addr) => addr == ip,
+            Err(_) => (host, 0)
+                .to_socket_addrs()
+                .is_ok_and(|mut addrs| addrs.any(|a| a.ip() == ip)),
+        };
+        matches.then_some(count)
+    })
+}
+
+impl ConnectionQuotas {
+    /// `samples` windows of `window_ms` (`quota.window.num`,
+    /// `quota.window.size.seconds`) for the rate sensors.
+    pub fn new(samples: usize, window_ms: i64) -> ConnectionQuotas {
+        ConnectionQuotas {
+            samples: samples.max(1),
+            window_ms: window_ms.max(1),
+            counts: Mutex::new(Counts::default()),
+            slot_freed: Notify::new(),
+            broker_rate: Mutex::new(None),
+            ip_rates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits until the broker holds fewer than `max.connections`.
+    pub async fn wait_for_slot(&self, broker: &Broker) {
+        loop {
+            // Registered before the count is read, so a slot freed in
+            // between still wakes us.
+            let mut freed = std::pin::pin!(self.slot_freed.notified());
+            freed.as_mut().enable();
+            let total = self.counts.lock().expect("connection counts lock").total;
+            if total < limit(broker, "max.connections") {
+                return;
+            }
+            freed.await;
+        }
+    }
+
+    /// How long the listener must wait before serving the connection just
+    /// accepted, for `max.connection.creation.rate` (0: not at all).
+    pub fn broker_rate_throttle_ms(&self, broker: &Broker) -> i64 {
+        let bound = limit(broker, "max.connection.creation.rate");
+        let mut rate = self.broker_rate.lock().expect("connection rate lock");
+        if bound == i64::MAX {
+            *rate = None;
+            return 0;
+        }
+        let now = now_ms();
+        let sensor =
+            rate.get_or_insert_with(|| WindowedRate::new(self.samples, self.window_ms, now));
+        sensor.record(1.0, now);
+        self.over(sensor, bound as f64, now)
+    }
+
+    /// Decides what happens to a connection from `ip` just accepted.
+    pub fn admit(self: &Arc<Self>, broker: &Broker, ip: IpAddr) -> Admission {
+        let max_for_ip = {
+            let overrides = broker
+                .config
+                .value("max.connections.per.ip.overrides")
+                .unwrap_or_default();
+            per_ip_override(&overrides, ip)
+                .unwrap_or_else(|| limit(broker, "max.connections.per.ip"))
+        };
+        let throttle = self.ip_rate_throttle_ms(broker, ip);
+        if throttle > 0 {
+            return Admission::Throttled { ms: throttle };
+        }
+        let mut counts = self.counts.lock().expect("connection counts lock");
+        let from_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
+        if from_ip >= max_for_ip {
+            return Admission::TooManyFromAddress { max: max_for_ip };
+        }
+        counts.total += 1;
+        counts.per_ip.insert(ip, from_ip + 1);
+        Admission::Serve(ConnectionSlot {
+            quotas: self.clone(),
+            ip,
+        })
+    }
+
+    /// The `connection_creation_rate` quota of `ip`: records the
+    /// connection and returns the throttle time when it goes over, taking
+    /// the recording back (a throttled connection does not count).
+    fn ip_rate_throttle_ms(&self, broker: &Broker, ip: IpAddr) -> i64 {
+        let image = broker.metadata.image();
+        let quotas = &image.client_quotas;
+        if quotas.is_empty() {
+            return 0;
+        }
+        let entity = |name: Option<String>| -> QuotaEntity {
+            std::iter::once((IP.to_string(), name)).collect()
+        };
+        let bound = [entity(Some(ip.to_string())), entity(None)]
+            .iter()
+            .find_map(|e| quotas.get(e)?.get(CONNECTION_CREATION_RATE).map(|v| v.0));
+        let Some(bound) = bound else {
+            return 0;
+        };
+        let now = now_ms();
+        let mut rates = self.ip_rates.lock().expect("connection rate lock");
+        rates.retain(|_, s| now - s.last_ms < IP_SENSOR_IDLE_EXPIRY_MS);
+        let sensor = rates.entry(ip).or_insert_with(|| IpSensor {
+            rate: WindowedRate::new(self.samples, self.window_ms, now),
+            last_ms: now,
+        });
+        sensor.last_ms = now;
+        sensor.rate.record(1.0, now);
+        let throttle = self.over(&mut sensor.rate, bound, now);
+        if throttle > 0 {
+            sensor.rate.record(-1.0, now);
+        }
+        throttle
+    }
+
+    /// The throttle time of a rate sensor against `bound` per second,
+    /// bounded by one quota window as Kafka bounds connection throttles.
+    fn over(&self, rate: &mut WindowedRate, bound: f64, now: i64) -> i64 {
+        let observed = rate.measure(now);
+        if observed <= bound {
+            return 0;
+        }
+        if bound <= 0.0 {
+            return self.window_ms;
+        }
+        throttle_time_ms(observed, bound, rate.window_size_ms(now)).clamp(1, self.window_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_name_addresses_and_hosts() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(per_ip_override("10.0.0.1:5,127.0.0.1:2", ip), Some(2));
+        assert_eq!(per_ip_override("localhost:3", ip), Some(3));
+        assert_eq!(per_ip_override("10.0.0.1:5", ip), None);
+        assert_eq!(per_ip_override("", ip), None);
+        assert_eq!(per_ip_override("garbage", ip), None);
+    }
+}
