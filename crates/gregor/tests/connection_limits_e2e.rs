@@ -143,6 +143,6 @@ fn an_ip_connection_rate_quota_closes_connections_over_it() {
             None => panic!("a throttled connection was held longer than a quota window"),
         }
     }
-    assert!(answered >= 1 && answered <= 12, "answered {answered}");
+    assert!((1..=12).contains(&answered), "answered {answered}");
     assert!(refused >= 8, "refused {refused}");
 }
