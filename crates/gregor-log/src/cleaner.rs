@@ -20,12 +20,16 @@
 //!    old segment keep reading it through their open handles.
 //!
 //! Transactions: the cleaner never reads past the last stable offset
-//! (Kafka's bound too), keeps every control batch, and does not yet drop
-//! aborted data. A cleaned segment's transaction index is the
+//! (Kafka's bound too). As in Kafka, the data of aborted transactions
+//! never enters the offset map (an aborted update must not make a key's
+//! committed value look superseded) and is removed from the cleaned
+//! segments; a producer's last batch stays, emptied, so its state survives
+//! a rebuild. Control batches are all kept (Kafka removes a marker once its
+//! transaction's data is gone and `delete.retention.ms` has passed; Gregor
+//! does not yet). A cleaned segment's transaction index is the
 //! concatenation of its sources' indexes, written as a `.txnindex.cleaned`
 //! file and swapped in with the others: every marker those entries name
-//! is still there, so `read_committed` fetches keep filtering the aborted
-//! data the segment still holds.
+//! is still there, so `read_committed` fetches stay correct.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -98,6 +102,36 @@ pub struct CleanTask {
     /// Producer id → last offset of its last batch in the log: that batch
     /// is kept (empty if need be) so producer state survives a rebuild.
     producer_last_offsets: HashMap<i64, i64>,
+    /// The aborted transactions overlapping the cleanable part.
+    aborted: AbortedRanges,
+}
+
+/// Aborted transactions by producer: (first offset, marker offset).
+#[derive(Debug, Default)]
+struct AbortedRanges(HashMap<i64, Vec<(i64, i64)>>);
+
+impl AbortedRanges {
+    fn new(aborted: &[AbortedTxn]) -> AbortedRanges {
+        let mut by_producer: HashMap<i64, Vec<(i64, i64)>> = HashMap::new();
+        for a in aborted {
+            by_producer
+                .entry(a.producer_id)
+                .or_default()
+                .push((a.first_offset, a.last_offset));
+        }
+        AbortedRanges(by_producer)
+    }
+
+    /// Whether a data batch belongs to an aborted transaction.
+    fn contains(&self, header: &BatchHeader) -> bool {
+        header.is_transactional()
+            && !header.is_control()
+            && self.0.get(&header.producer_id).is_some_and(|ranges| {
+                ranges.iter().any(|&(first, marker)| {
+                    first <= header.base_offset && header.base_offset < marker
+                })
+            })
+    }
 }
 
 /// Cleaned segments on disk as `.cleaned` files, ready to swap in.
@@ -224,6 +258,11 @@ impl Log {
             .iter()
             .filter_map(|p| p.batches.back().map(|b| (p.producer_id, b.last_offset)))
             .collect();
+        // Markers of transactions with data in the cleanable part may lie
+        // beyond it (in the active segment): ask the whole log.
+        let aborted = AbortedRanges::new(
+            &self.aborted_transactions(self.log_start_offset, d.first_uncleanable_offset),
+        );
         Some(CleanTask {
             storage: self.storage.clone(),
             config: self.config.clone(),
@@ -233,6 +272,7 @@ impl Log {
             first_uncleanable_offset: d.first_uncleanable_offset,
             sources,
             producer_last_offsets,
+            aborted,
         })
     }
 
@@ -445,7 +485,7 @@ impl CleanTask {
                     debug!(end, "offset map full; cleaning in part");
                     return Ok((map, end));
                 }
-                if !header.is_control() {
+                if !header.is_control() && !self.aborted.contains(&header) {
                     let records = compact_batch::records(&bytes, &header)
                         .map_err(|e| LogError::Corrupt(e.to_string()))?;
                     for r in records
@@ -524,10 +564,16 @@ impl CleanTask {
             let records = compact_batch::records(&bytes, &header)
                 .map_err(|e| LogError::Corrupt(e.to_string()))?;
             stats.records_read += records.len() as u64;
-            let batch_horizon = compact_batch::delete_horizon(&header);
-            let keep = |r: &RecordView| keep_record(r, map, end_offset, batch_horizon, self.now_ms);
-            let filtered = compact_batch::filter(&bytes, &header, &records, keep, horizon)
-                .map_err(LogError::Corrupt)?;
+            let filtered = if self.aborted.contains(&header) {
+                // Aborted data goes, whatever its keys.
+                Filtered::Dropped
+            } else {
+                let batch_horizon = compact_batch::delete_horizon(&header);
+                let keep =
+                    |r: &RecordView| keep_record(r, map, end_offset, batch_horizon, self.now_ms);
+                compact_batch::filter(&bytes, &header, &records, keep, horizon)
+                    .map_err(LogError::Corrupt)?
+            };
             let written = match filtered {
                 Filtered::Unchanged => bytes,
                 Filtered::Rewritten(new) => new,

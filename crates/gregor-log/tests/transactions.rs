@@ -31,6 +31,7 @@ both_backends!(
     data_outside_the_transaction_is_refused_while_it_is_ongoing,
     retention_removes_the_transaction_index,
     the_cleaner_carries_the_transaction_index_and_stops_at_the_lso,
+    the_cleaner_removes_aborted_data_and_keeps_what_it_overwrote,
 );
 
 const PID: i64 = 1000;
@@ -598,4 +599,110 @@ fn the_cleaner_carries_the_transaction_index_and_stops_at_the_lso<B: Backend>() 
     let log = open(&backend, &cfg, false, T0);
     assert_eq!(log.aborted_transactions(0, i64::MAX), aborts);
     assert_eq!(log.last_stable_offset(), unstable);
+}
+
+/// One record per (key, value), as one batch: transactional for `producer`
+/// (id, epoch, base sequence), else plain.
+fn keyed(producer: Option<(i64, i16, i32)>, records: &[(&str, &str)]) -> BytesMut {
+    let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional: producer.is_some(),
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: seq.wrapping_add(i as i32),
+            timestamp: T0 + i as i64,
+            key: Some(Bytes::copy_from_slice(k.as_bytes())),
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
+            headers: IndexMap::new(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
+    buf
+}
+
+/// Every data record from the log start: (key, value).
+fn key_values(log: &Log) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for chunk in common::read_all(log).records {
+        let mut buf = chunk.clone();
+        for set in RecordBatchDecoder::decode_all(&mut buf).expect("decode") {
+            for r in set.records.into_iter().filter(|r| !r.control) {
+                let s =
+                    |b: Option<Bytes>| String::from_utf8(b.unwrap_or_default().to_vec()).unwrap();
+                out.push((s(r.key), s(r.value)));
+            }
+        }
+    }
+    out
+}
+
+fn the_cleaner_removes_aborted_data_and_keeps_what_it_overwrote<B: Backend>() {
+    let backend = B::fresh();
+    let cfg = LogConfig {
+        cleanup_delete: false,
+        cleanup_compact: true,
+        min_cleanable_dirty_ratio: 0.0,
+        ..small_segments()
+    };
+    let mut log = open(&backend, &cfg, true, T0);
+    log.append(&keyed(None, &[("k", "committed")]), 0, T0)
+        .expect("plain append");
+    // An aborted transaction writes k again; a committed one writes j.
+    let mut txn = |log: &mut Log, seq: i32, kv: (&str, &str), commit: bool| {
+        let guard = log.start_verification(PID, 0);
+        let options = AppendOptions {
+            origin: AppendOrigin::Client,
+            verification_guard: guard,
+        };
+        log.append_with(&keyed(Some((PID, 0, seq)), &[kv]), 0, T0, options)
+            .expect("transactional append");
+        marker(log, PID, 0, commit);
+    };
+    txn(&mut log, 0, ("k", "aborted"), false);
+    txn(&mut log, 1, ("j", "committed"), true);
+    let mut filler = 0;
+    while log.segment_count() < 6 {
+        let key = format!("f{filler}");
+        log.append(&keyed(None, &[(key.as_str(), "x")]), 0, T0)
+            .expect("filler");
+        filler += 1;
+    }
+    let aborts = log.aborted_transactions(0, i64::MAX);
+    assert_eq!(aborts.len(), 1);
+    let task = log.plan_clean(T0).expect("due");
+    let cleaned = task.run(64 << 20).expect("clean");
+    assert!(log.swap_cleaned(cleaned).expect("swap"));
+    let seen = key_values(&log);
+    let has = |k: &str, v: &str| seen.iter().any(|(a, b)| a == k && b == v);
+    assert!(
+        has("k", "committed"),
+        "the aborted update must not supersede it: {seen:?}"
+    );
+    assert!(!has("k", "aborted"), "aborted data is removed: {seen:?}");
+    assert!(has("j", "committed"), "{seen:?}");
+    // The producer's state (its last sequence) survives a rebuild.
+    drop(log);
+    let mut log = open(&backend, &cfg, false, T0);
+    // (Recovery may drop the index entry: the data it named is gone.)
+    assert_eq!(key_values(&log), seen);
+    let guard = log.start_verification(PID, 0);
+    let options = AppendOptions {
+        origin: AppendOrigin::Client,
+        verification_guard: guard,
+    };
+    log.append_with(&keyed(Some((PID, 0, 2)), &[("k", "next")]), 0, T0, options)
+        .expect("the producer's next sequence is accepted after the clean");
 }
