@@ -661,7 +661,7 @@ fn the_cleaner_removes_aborted_data_and_keeps_what_it_overwrote<B: Backend>() {
     log.append(&keyed(None, &[("k", "committed")]), 0, T0)
         .expect("plain append");
     // An aborted transaction writes k again; a committed one writes j.
-    let mut txn = |log: &mut Log, seq: i32, kv: (&str, &str), commit: bool| {
+    let txn = |log: &mut Log, seq: i32, kv: (&str, &str), commit: bool| {
         let guard = log.start_verification(PID, 0);
         let options = AppendOptions {
             origin: AppendOrigin::Client,
