@@ -2,9 +2,13 @@
 //! them when a connection is accepted:
 //!
 //! - `max.connections`: while the broker holds that many connections, the
-//!   listener stops accepting until one closes.
-//! - `max.connection.creation.rate`: accepting slows down to that many new
-//!   connections per second (the listener waits out the throttle time).
+//!   listener stops accepting until one closes; with several listeners the
+//!   inter-broker one is exempt, as in Kafka.
+//!   `listener.name.<l>.max.connections` does the same per listener.
+//! - `max.connection.creation.rate` (and
+//!   `listener.name.<l>.max.connection.creation.rate`): accepting slows
+//!   down to that many new connections per second (the listener waits out
+//!   the throttle time).
 //! - `max.connections.per.ip` and `max.connections.per.ip.overrides`
 //!   (`host:count,...`): a connection beyond its address's limit is closed
 //!   at once.
@@ -13,9 +17,7 @@
 //!   for the throttle time (at most one quota window), then closed.
 //!
 //! The limits are broker configs (dynamic, cluster-wide), read at each
-//! accept, and client quotas from the metadata image. The per-listener
-//! forms (`listener.name.<l>.max.connections`, `...max.connection.creation.rate`)
-//! are not applied.
+//! accept, and client quotas from the metadata image.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, ToSocketAddrs};
@@ -46,6 +48,7 @@ pub enum Admission {
 struct Counts {
     total: i64,
     per_ip: HashMap<IpAddr, i64>,
+    per_listener: HashMap<Arc<str>, i64>,
 }
 
 #[derive(Debug)]
@@ -61,7 +64,8 @@ pub struct ConnectionQuotas {
     window_ms: i64,
     counts: Mutex<Counts>,
     slot_freed: Notify,
-    broker_rate: Mutex<Option<WindowedRate>>,
+    /// Accept-rate sensors: broker-wide (key "") and per listener.
+    accept_rates: Mutex<HashMap<Arc<str>, WindowedRate>>,
     ip_rates: Mutex<HashMap<IpAddr, IpSensor>>,
 }
 
@@ -70,6 +74,7 @@ pub struct ConnectionQuotas {
 pub struct ConnectionSlot {
     quotas: Arc<ConnectionQuotas>,
     ip: IpAddr,
+    listener: Arc<str>,
 }
 
 impl Drop for ConnectionSlot {
@@ -83,6 +88,9 @@ impl Drop for ConnectionSlot {
                     counts.per_ip.remove(&self.ip);
                 }
             }
+            if let Some(n) = counts.per_listener.get_mut(&self.listener) {
+                *n -= 1;
+            }
         }
         self.quotas.slot_freed.notify_waiters();
     }
@@ -95,6 +103,12 @@ fn limit(broker: &Broker, key: &str) -> i64 {
         .value(key)
         .and_then(|v| v.trim().parse::<i64>().ok())
         .unwrap_or(i64::MAX)
+}
+
+/// A listener's own form of a broker config, as Kafka names it
+/// (`listener.name.<lower-case listener>.<key>`).
+fn listener_key(listener: &str, key: &str) -> String {
+    format!("listener.name.{}.{key}", listener.to_ascii_lowercase())
 }
 
 /// `max.connections.per.ip.overrides`: `host:count` pairs; a host is an
@@ -124,44 +138,77 @@ impl ConnectionQuotas {
             window_ms: window_ms.max(1),
             counts: Mutex::new(Counts::default()),
             slot_freed: Notify::new(),
-            broker_rate: Mutex::new(None),
+            accept_rates: Mutex::new(HashMap::new()),
             ip_rates: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Waits until the broker holds fewer than `max.connections`.
-    pub async fn wait_for_slot(&self, broker: &Broker) {
+    /// Waits until `listener` may take another connection: under its own
+    /// `listener.name.<l>.max.connections`, and under `max.connections`
+    /// unless it is the protected inter-broker listener.
+    pub async fn wait_for_slot(&self, broker: &Broker, listener: &str) {
+        let own_key = listener_key(listener, "max.connections");
+        // Kafka exempts the inter-broker listener from the broker-wide
+        // limit when there is more than one listener.
+        let protected = broker.config.listeners.len() > 1
+            && broker
+                .config
+                .inter_broker_listener_name
+                .eq_ignore_ascii_case(listener);
         loop {
             // Registered before the count is read, so a slot freed in
             // between still wakes us.
             let mut freed = std::pin::pin!(self.slot_freed.notified());
             freed.as_mut().enable();
-            let total = self.counts.lock().expect("connection counts lock").total;
-            if total < limit(broker, "max.connections") {
+            let (total, own) = {
+                let counts = self.counts.lock().expect("connection counts lock");
+                (
+                    counts.total,
+                    counts.per_listener.get(listener).copied().unwrap_or(0),
+                )
+            };
+            let total_ok = protected || total < limit(broker, "max.connections");
+            if total_ok && own < limit(broker, &own_key) {
                 return;
             }
             freed.await;
         }
     }
 
-    /// How long the listener must wait before serving the connection just
-    /// accepted, for `max.connection.creation.rate` (0: not at all).
-    pub fn broker_rate_throttle_ms(&self, broker: &Broker) -> i64 {
-        let bound = limit(broker, "max.connection.creation.rate");
-        let mut rate = self.broker_rate.lock().expect("connection rate lock");
-        if bound == i64::MAX {
-            *rate = None;
-            return 0;
-        }
+    /// How long `listener` must wait before serving the connection just
+    /// accepted, for `max.connection.creation.rate` and the listener's own
+    /// rate (0: not at all).
+    pub fn accept_rate_throttle_ms(&self, broker: &Broker, listener: &str) -> i64 {
+        let limits = [
+            ("", limit(broker, "max.connection.creation.rate")),
+            (
+                listener,
+                limit(
+                    broker,
+                    &listener_key(listener, "max.connection.creation.rate"),
+                ),
+            ),
+        ];
         let now = now_ms();
-        let sensor =
-            rate.get_or_insert_with(|| WindowedRate::new(self.samples, self.window_ms, now));
-        sensor.record(1.0, now);
-        self.over(sensor, bound as f64, now)
+        let mut rates = self.accept_rates.lock().expect("connection rate lock");
+        let mut throttle = 0;
+        for (key, bound) in limits {
+            if bound == i64::MAX {
+                rates.remove(key);
+                continue;
+            }
+            let sensor = rates
+                .entry(Arc::from(key))
+                .or_insert_with(|| WindowedRate::new(self.samples, self.window_ms, now));
+            sensor.record(1.0, now);
+            throttle = throttle.max(self.over(sensor, bound as f64, now));
+        }
+        throttle
     }
 
-    /// Decides what happens to a connection from `ip` just accepted.
-    pub fn admit(self: &Arc<Self>, broker: &Broker, ip: IpAddr) -> Admission {
+    /// Decides what happens to a connection from `ip` just accepted on
+    /// `listener`.
+    pub fn admit(self: &Arc<Self>, broker: &Broker, listener: &Arc<str>, ip: IpAddr) -> Admission {
         let max_for_ip = {
             let overrides = broker
                 .config
@@ -181,9 +228,11 @@ impl ConnectionQuotas {
         }
         counts.total += 1;
         counts.per_ip.insert(ip, from_ip + 1);
+        *counts.per_listener.entry(listener.clone()).or_insert(0) += 1;
         Admission::Serve(ConnectionSlot {
             quotas: self.clone(),
             ip,
+            listener: listener.clone(),
         })
     }
 

@@ -117,11 +117,12 @@ async fn accept_loop(
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let quotas = broker.connection_quotas.clone();
-                    // max.connections: hold this one until a slot is free;
+                    // max.connections (broker-wide and the listener's own):
+                    // hold this one until a slot is free;
                     // max.connection.creation.rate: slow accepting down.
                     let waited = async {
-                        quotas.wait_for_slot(&broker).await;
-                        let ms = quotas.broker_rate_throttle_ms(&broker);
+                        quotas.wait_for_slot(&broker, &name).await;
+                        let ms = quotas.accept_rate_throttle_ms(&broker, &name);
                         if ms > 0 {
                             tokio::time::sleep(Duration::from_millis(ms as u64)).await;
                         }
@@ -130,7 +131,7 @@ async fn accept_loop(
                         _ = waited => {}
                         _ = stop.changed() => break,
                     }
-                    match quotas.admit(&broker, peer.ip()) {
+                    match quotas.admit(&broker, &name, peer.ip()) {
                         Admission::Serve(slot) => {
                             connections.spawn(serve_in_slot(broker.clone(), name.clone(), stream, peer, stop.clone(), slot));
                         }

@@ -1,7 +1,8 @@
 //! Connection limits on the real binary, over raw TCP: max.connections.per.ip
-//! closes the connection over the limit, max.connections holds a new one
-//! unanswered until another closes, and an ip `connection_creation_rate`
-//! quota closes connections over the rate without serving them.
+//! closes the connection over the limit, max.connections (broker-wide or the
+//! listener's own) holds a new one unanswered until another closes, and an
+//! ip `connection_creation_rate` quota closes connections over the rate
+//! without serving them.
 
 mod common;
 
@@ -105,6 +106,29 @@ fn max_connections_holds_a_new_connection_until_one_closes() {
         .unwrap();
     let mut size = [0u8; 4];
     third
+        .read_exact(&mut size)
+        .expect("answered after a slot was freed");
+}
+
+#[test]
+fn a_listeners_own_max_connections_holds_its_new_connections() {
+    let broker = start_broker_with(
+        BrokerOptions::default().with_override("listener.name.plaintext.max.connections", "1"),
+    );
+    let b = broker.bootstrap();
+    let first = served(&b);
+    let mut second = connect(&b);
+    assert_eq!(
+        ask(&mut second, Duration::from_millis(700)),
+        None,
+        "answered over the listener's limit"
+    );
+    drop(first);
+    second
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut size = [0u8; 4];
+    second
         .read_exact(&mut size)
         .expect("answered after a slot was freed");
 }
