@@ -24,14 +24,15 @@
 //! never enters the offset map (an aborted update must not make a key's
 //! committed value look superseded) and is removed from the cleaned
 //! segments; a producer's last batch stays, emptied, so its state survives
-//! a rebuild. Control batches are all kept (Kafka removes a marker once its
-//! transaction's data is gone and `delete.retention.ms` has passed; Gregor
-//! does not yet). A cleaned segment's transaction index is the
-//! concatenation of its sources' indexes, written as a `.txnindex.cleaned`
-//! file and swapped in with the others: every marker those entries name
-//! is still there, so `read_committed` fetches stay correct.
+//! a rebuild. A transaction marker goes as Kafka's
+//! `CleanedTransactionMetadata` decides: once a clean finds none of its
+//! transaction's data batches left before it, the marker is stamped with a
+//! delete horizon (`delete.retention.ms` on), and a clean after that
+//! horizon removes it. A cleaned segment's transaction index is its
+//! sources' indexes without the entries of removed abort markers, written
+//! as a `.txnindex.cleaned` file and swapped in with the others.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -104,6 +105,51 @@ pub struct CleanTask {
     producer_last_offsets: HashMap<i64, i64>,
     /// The aborted transactions overlapping the cleanable part.
     aborted: AbortedRanges,
+}
+
+/// What a clean has seen of transactions so far, in offset order (Kafka's
+/// `CleanedTransactionMetadata`): producers whose committed or aborted
+/// transaction still has data batches in the log, and the markers removed.
+#[derive(Debug, Default)]
+struct MarkerTracker {
+    committed_with_data: HashSet<i64>,
+    aborted_with_data: HashSet<i64>,
+    removed_markers: HashSet<i64>,
+}
+
+/// Control record types (Kafka's `ControlRecordType`).
+const CONTROL_ABORT: i16 = 0;
+const CONTROL_COMMIT: i16 = 1;
+
+impl MarkerTracker {
+    fn on_data_batch(&mut self, header: &BatchHeader, aborted: bool) {
+        if header.is_transactional() {
+            if aborted {
+                self.aborted_with_data.insert(header.producer_id);
+            } else {
+                self.committed_with_data.insert(header.producer_id);
+            }
+        }
+    }
+
+    /// Whether the marker may go (after its delete horizon): no batch of
+    /// its transaction was met in this clean. An emptied control batch
+    /// may always go.
+    fn marker_removable(&mut self, header: &BatchHeader, records: &[RecordView]) -> bool {
+        let Some(first) = records.first() else {
+            return true;
+        };
+        let kind = first
+            .key
+            .as_ref()
+            .filter(|k| k.len() >= 4)
+            .map(|k| i16::from_be_bytes([k[2], k[3]]));
+        match kind {
+            Some(CONTROL_ABORT) => !self.aborted_with_data.remove(&header.producer_id),
+            Some(CONTROL_COMMIT) => !self.committed_with_data.remove(&header.producer_id),
+            _ => false,
+        }
+    }
 }
 
 /// Aborted transactions by producer: (first offset, marker offset).
@@ -418,6 +464,7 @@ impl CleanTask {
             .collect();
         let mut groups = Vec::new();
         let mut delete_horizon = NO_TIMESTAMP;
+        let mut markers = MarkerTracker::default();
         let horizon = self.now_ms.saturating_add(self.config.delete_retention_ms);
         for group in self.group_by_size(&cleanable) {
             let base = group[0].base_offset;
@@ -435,9 +482,14 @@ impl CleanTask {
                     &mut segment,
                     &mut stats,
                     &mut delete_horizon,
+                    &mut markers,
                 )?;
             }
-            for entry in group.iter().flat_map(|s| &s.aborted) {
+            let kept_entries = group
+                .iter()
+                .flat_map(|s| &s.aborted)
+                .filter(|e| !markers.removed_markers.contains(&e.last_offset));
+            for entry in kept_entries {
                 segment
                     .txn_index_mut()
                     .append(&*self.storage, *entry)
@@ -549,6 +601,7 @@ impl CleanTask {
         out: &mut Segment,
         stats: &mut CleanStats,
         delete_horizon: &mut i64,
+        markers: &mut MarkerTracker,
     ) -> Result<(), LogError> {
         let mut reader = SourceReader::new(source);
         let out_base = out.base_offset();
@@ -557,14 +610,43 @@ impl CleanTask {
             if header.next_offset() <= self.log_start_offset {
                 continue;
             }
-            if header.is_control() {
-                append(out, &bytes, header).map_err(LogError::io(context()))?;
-                continue;
-            }
+            let last_of_producer = header.has_producer_id()
+                && self.producer_last_offsets.get(&header.producer_id)
+                    == Some(&header.last_offset());
             let records = compact_batch::records(&bytes, &header)
                 .map_err(|e| LogError::Corrupt(e.to_string()))?;
+            if header.is_control() {
+                let written = if !markers.marker_removable(&header, &records) {
+                    bytes
+                } else {
+                    match compact_batch::delete_horizon(&header) {
+                        Some(h) if h <= self.now_ms => {
+                            markers.removed_markers.insert(header.base_offset);
+                            if !last_of_producer {
+                                continue;
+                            }
+                            compact_batch::empty_batch(&bytes)
+                        }
+                        Some(h) => {
+                            *delete_horizon = (*delete_horizon).max(h);
+                            bytes
+                        }
+                        None => {
+                            *delete_horizon = (*delete_horizon).max(horizon);
+                            compact_batch::stamped(&bytes, &header, &records, horizon)
+                                .map_err(LogError::Corrupt)?
+                        }
+                    }
+                };
+                let new_header = BatchHeader::parse(&written)
+                    .map_err(|e| LogError::Corrupt(format!("cleaned batch does not parse: {e}")))?;
+                append(out, &written, new_header).map_err(LogError::io(context()))?;
+                continue;
+            }
             stats.records_read += records.len() as u64;
-            let filtered = if self.aborted.contains(&header) {
+            let aborted = self.aborted.contains(&header);
+            markers.on_data_batch(&header, aborted);
+            let filtered = if aborted {
                 // Aborted data goes, whatever its keys.
                 Filtered::Dropped
             } else {
@@ -578,9 +660,6 @@ impl CleanTask {
                 Filtered::Unchanged => bytes,
                 Filtered::Rewritten(new) => new,
                 Filtered::Dropped => {
-                    let last_of_producer = header.has_producer_id()
-                        && self.producer_last_offsets.get(&header.producer_id)
-                            == Some(&header.last_offset());
                     if !last_of_producer {
                         continue;
                     }

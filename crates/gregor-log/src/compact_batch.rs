@@ -92,9 +92,33 @@ pub(crate) fn filter(
     if kept.len() == records.len() && !stamp {
         return Ok(Filtered::Unchanged);
     }
+    rewrite(batch, h, &kept, stamp, horizon).map(Filtered::Rewritten)
+}
+
+/// The batch with every record, stamped with delete horizon `horizon`
+/// (a transaction marker that may go once the horizon has passed).
+pub(crate) fn stamped(
+    batch: &[u8],
+    h: &BatchHeader,
+    records: &[RecordView],
+    horizon: i64,
+) -> Result<Vec<u8>, String> {
+    let all: Vec<&RecordView> = records.iter().collect();
+    rewrite(batch, h, &all, true, horizon)
+}
+
+/// A new batch of the `kept` records of `batch`, stamped with `horizon`
+/// when `stamp`.
+fn rewrite(
+    batch: &[u8],
+    h: &BatchHeader,
+    kept: &[&RecordView],
+    stamp: bool,
+    horizon: i64,
+) -> Result<Vec<u8>, String> {
     let base_timestamp = if stamp { horizon } else { h.base_timestamp };
     let mut payload = Vec::new();
-    for r in &kept {
+    for r in kept {
         if base_timestamp == h.base_timestamp {
             payload.extend_from_slice(&r.raw);
         } else {
@@ -124,7 +148,7 @@ pub(crate) fn filter(
         .copy_from_slice(&(kept.len() as i32).to_be_bytes());
     let crc = crc32c::crc32c(&out[ATTRIBUTES_OFFSET..]);
     out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-    Ok(Filtered::Rewritten(out))
+    Ok(out)
 }
 
 /// A batch with no records that keeps `batch`'s offset range, producer

@@ -147,10 +147,12 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    /// A zigzag varint of at most 5 bytes.
+    /// A zigzag varint or varlong (at most 10 bytes): the timestamp delta
+    /// is a varlong, and a marker the cleaner stamped with a delete horizon
+    /// can have a large one.
     fn varint(&mut self) -> Result<i64, String> {
         let mut raw = 0u64;
-        for i in 0..5 {
+        for i in 0..10 {
             let byte = self.skip(1)?[0];
             raw |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {

@@ -32,6 +32,7 @@ both_backends!(
     retention_removes_the_transaction_index,
     the_cleaner_carries_the_transaction_index_and_stops_at_the_lso,
     the_cleaner_removes_aborted_data_and_keeps_what_it_overwrote,
+    markers_go_once_their_data_is_gone_and_the_horizon_passed,
 );
 
 const PID: i64 = 1000;
@@ -705,4 +706,78 @@ fn the_cleaner_removes_aborted_data_and_keeps_what_it_overwrote<B: Backend>() {
     };
     log.append_with(&keyed(Some((PID, 0, 2)), &[("k", "next")]), 0, T0, options)
         .expect("the producer's next sequence is accepted after the clean");
+}
+
+fn markers_go_once_their_data_is_gone_and_the_horizon_passed<B: Backend>() {
+    const RETENTION_MS: i64 = 1_000;
+    let backend = B::fresh();
+    let cfg = LogConfig {
+        cleanup_delete: false,
+        cleanup_compact: true,
+        min_cleanable_dirty_ratio: 0.0,
+        delete_retention_ms: RETENTION_MS,
+        ..small_segments()
+    };
+    let mut log = open(&backend, &cfg, true, T0);
+    log.append(&keyed(None, &[("k", "committed")]), 0, T0)
+        .expect("plain append");
+    let txn = |log: &mut Log, seq: i32, kv: (&str, &str), commit: bool| {
+        let guard = log.start_verification(PID, 0);
+        let options = AppendOptions {
+            origin: AppendOrigin::Client,
+            verification_guard: guard,
+        };
+        log.append_with(&keyed(Some((PID, 0, seq)), &[kv]), 0, T0, options)
+            .expect("transactional append");
+        marker(log, PID, 0, commit);
+    };
+    txn(&mut log, 0, ("k", "aborted"), false);
+    txn(&mut log, 1, ("j", "b"), true);
+    // Supersedes b; as the producer's last batch it keeps its marker.
+    txn(&mut log, 2, ("j", "c"), true);
+    let mut filler = 0;
+    let mut fill = |log: &mut Log, segments: usize| {
+        let target = log.segment_count() + segments;
+        while log.segment_count() < target {
+            let key = format!("f{filler}");
+            log.append(&keyed(None, &[(key.as_str(), "x")]), 0, T0)
+                .expect("filler");
+            filler += 1;
+        }
+    };
+    let markers = |log: &Log| {
+        common::headers(&common::read_all(log))
+            .iter()
+            .filter(|h| h.is_control() && h.records_count > 0)
+            .count()
+    };
+    let clean = |log: &mut Log, now: i64| {
+        let task = log.plan_clean(now).expect("due");
+        let cleaned = task.run(64 << 20).expect("clean");
+        assert!(log.swap_cleaned(cleaned).expect("swap"));
+    };
+    fill(&mut log, 4);
+    assert_eq!(markers(&log), 3);
+    // First clean: the data goes, but it was still there, so every marker stays.
+    clean(&mut log, T0);
+    assert_eq!(markers(&log), 3);
+    // Second clean: two markers have no data left; they are stamped.
+    fill(&mut log, 2);
+    clean(&mut log, T0);
+    assert_eq!(markers(&log), 3);
+    assert_eq!(log.aborted_transactions(0, i64::MAX).len(), 1);
+    // After the horizon they go, with the abort's index entry.
+    fill(&mut log, 2);
+    clean(&mut log, T0 + 2 * RETENTION_MS);
+    assert_eq!(markers(&log), 1, "only the last transaction's marker stays");
+    assert!(log.aborted_transactions(0, i64::MAX).is_empty());
+    let seen = key_values(&log);
+    let has = |k: &str, v: &str| seen.iter().any(|(a, b)| a == k && b == v);
+    assert!(has("k", "committed") && has("j", "c"), "{seen:?}");
+    assert!(!has("k", "aborted") && !has("j", "b"), "{seen:?}");
+    // A rebuild from the log agrees, and nothing is left open.
+    drop(log);
+    let log = open(&backend, &cfg, false, T0);
+    assert_eq!(key_values(&log), seen);
+    assert_eq!(log.last_stable_offset(), log.log_end_offset());
 }
