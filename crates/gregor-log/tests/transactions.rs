@@ -54,18 +54,23 @@ fn small_segments() -> LogConfig {
 /// first (a no-op once the transaction is ongoing), then the append with
 /// the guard it got.
 fn txn_batch(log: &mut Log, pid: i64, epoch: i16, seq: i32, records: usize) -> AppendInfo {
+    txn_append(
+        log,
+        pid,
+        epoch,
+        &encode(&Spec::transactional(pid, epoch, seq, records)),
+    )
+}
+
+/// [`txn_batch`] for a batch already encoded.
+fn txn_append(log: &mut Log, pid: i64, epoch: i16, batch: &[u8]) -> AppendInfo {
     let guard = log.start_verification(pid, epoch);
     let options = AppendOptions {
         origin: AppendOrigin::Client,
         verification_guard: guard,
     };
-    log.append_with(
-        &encode(&Spec::transactional(pid, epoch, seq, records)),
-        0,
-        T0,
-        options,
-    )
-    .expect("transactional append")
+    log.append_with(batch, 0, T0, options)
+        .expect("transactional append")
 }
 
 fn marker(log: &mut Log, pid: i64, epoch: i16, commit: bool) -> AppendInfo {
@@ -634,6 +639,12 @@ fn keyed(producer: Option<(i64, i16, i32)>, records: &[(&str, &str)]) -> BytesMu
     buf
 }
 
+/// One keyed record in a transaction of `PID` (epoch 0), then its marker.
+fn keyed_txn(log: &mut Log, seq: i32, kv: (&str, &str), commit: bool) {
+    txn_append(log, PID, 0, &keyed(Some((PID, 0, seq)), &[kv]));
+    marker(log, PID, 0, commit);
+}
+
 /// Every data record from the log start: (key, value).
 fn key_values(log: &Log) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -662,18 +673,8 @@ fn the_cleaner_removes_aborted_data_and_keeps_what_it_overwrote<B: Backend>() {
     log.append(&keyed(None, &[("k", "committed")]), 0, T0)
         .expect("plain append");
     // An aborted transaction writes k again; a committed one writes j.
-    let txn = |log: &mut Log, seq: i32, kv: (&str, &str), commit: bool| {
-        let guard = log.start_verification(PID, 0);
-        let options = AppendOptions {
-            origin: AppendOrigin::Client,
-            verification_guard: guard,
-        };
-        log.append_with(&keyed(Some((PID, 0, seq)), &[kv]), 0, T0, options)
-            .expect("transactional append");
-        marker(log, PID, 0, commit);
-    };
-    txn(&mut log, 0, ("k", "aborted"), false);
-    txn(&mut log, 1, ("j", "committed"), true);
+    keyed_txn(&mut log, 0, ("k", "aborted"), false);
+    keyed_txn(&mut log, 1, ("j", "committed"), true);
     let mut filler = 0;
     while log.segment_count() < 6 {
         let key = format!("f{filler}");
@@ -699,13 +700,13 @@ fn the_cleaner_removes_aborted_data_and_keeps_what_it_overwrote<B: Backend>() {
     let mut log = open(&backend, &cfg, false, T0);
     // (Recovery may drop the index entry: the data it named is gone.)
     assert_eq!(key_values(&log), seen);
-    let guard = log.start_verification(PID, 0);
-    let options = AppendOptions {
-        origin: AppendOrigin::Client,
-        verification_guard: guard,
-    };
-    log.append_with(&keyed(Some((PID, 0, 2)), &[("k", "next")]), 0, T0, options)
-        .expect("the producer's next sequence is accepted after the clean");
+    // The producer's next sequence is accepted after the clean.
+    txn_append(
+        &mut log,
+        PID,
+        0,
+        &keyed(Some((PID, 0, 2)), &[("k", "next")]),
+    );
 }
 
 fn markers_go_once_their_data_is_gone_and_the_horizon_passed<B: Backend>() {
@@ -721,20 +722,10 @@ fn markers_go_once_their_data_is_gone_and_the_horizon_passed<B: Backend>() {
     let mut log = open(&backend, &cfg, true, T0);
     log.append(&keyed(None, &[("k", "committed")]), 0, T0)
         .expect("plain append");
-    let txn = |log: &mut Log, seq: i32, kv: (&str, &str), commit: bool| {
-        let guard = log.start_verification(PID, 0);
-        let options = AppendOptions {
-            origin: AppendOrigin::Client,
-            verification_guard: guard,
-        };
-        log.append_with(&keyed(Some((PID, 0, seq)), &[kv]), 0, T0, options)
-            .expect("transactional append");
-        marker(log, PID, 0, commit);
-    };
-    txn(&mut log, 0, ("k", "aborted"), false);
-    txn(&mut log, 1, ("j", "b"), true);
+    keyed_txn(&mut log, 0, ("k", "aborted"), false);
+    keyed_txn(&mut log, 1, ("j", "b"), true);
     // Supersedes b; as the producer's last batch it keeps its marker.
-    txn(&mut log, 2, ("j", "c"), true);
+    keyed_txn(&mut log, 2, ("j", "c"), true);
     let mut filler = 0;
     let mut fill = |log: &mut Log, segments: usize| {
         let target = log.segment_count() + segments;
