@@ -10,8 +10,8 @@
 //!   down to that many new connections per second (the listener waits out
 //!   the throttle time).
 //! - `max.connections.per.ip` and `max.connections.per.ip.overrides`
-//!   (`host:count,...`): a connection beyond its address's limit is closed
-//!   at once.
+//!   (`host:count,...`, names resolved once per config value): a
+//!   connection beyond its address's limit is closed at once.
 //! - the `connection_creation_rate` client quota of the `ip` entity (or the
 //!   default ip): a connection over it is held, unserved and not counted,
 //!   for the throttle time (at most one quota window), then closed.
@@ -66,6 +66,9 @@ pub struct ConnectionQuotas {
     slot_freed: Notify,
     /// Accept-rate sensors: broker-wide (key "") and per listener.
     accept_rates: Mutex<HashMap<Arc<str>, WindowedRate>>,
+    /// `max.connections.per.ip.overrides` as last read, and what it
+    /// resolved to: names are resolved once per config value, not per accept.
+    overrides: Mutex<(String, Vec<(IpAddr, i64)>)>,
     ip_rates: Mutex<HashMap<IpAddr, IpSensor>>,
 }
 
@@ -111,22 +114,30 @@ fn listener_key(listener: &str, key: &str) -> String {
     format!("listener.name.{}.{key}", listener.to_ascii_lowercase())
 }
 
-/// `max.connections.per.ip.overrides`: `host:count` pairs; a host is an
-/// address or a name resolved here. Malformed pairs are skipped (the config
-/// was validated when set).
-fn per_ip_override(overrides: &str, ip: IpAddr) -> Option<i64> {
-    overrides.split(',').find_map(|pair| {
-        let (host, count) = pair.trim().rsplit_once(':')?;
-        let count = count.trim().parse::<i64>().ok()?;
-        let host = host.trim();
-        let matches = match host.parse::<IpAddr>() {
-            Ok(addr) => addr == ip,
-            Err(_) => (host, 0)
-                .to_socket_addrs()
-                .is_ok_and(|mut addrs| addrs.any(|a| a.ip() == ip)),
+/// `max.connections.per.ip.overrides`: `host:count` pairs, a host being an
+/// address or a name, resolved here to the addresses it stands for.
+/// Malformed pairs and names that do not resolve are skipped (the config was
+/// validated when set).
+fn parse_overrides(overrides: &str) -> Vec<(IpAddr, i64)> {
+    let mut out = Vec::new();
+    for pair in overrides.split(',') {
+        let Some((host, count)) = pair.trim().rsplit_once(':') else {
+            continue;
         };
-        matches.then_some(count)
-    })
+        let Ok(count) = count.trim().parse::<i64>() else {
+            continue;
+        };
+        let host = host.trim();
+        match host.parse::<IpAddr>() {
+            Ok(addr) => out.push((addr, count)),
+            Err(_) => {
+                if let Ok(addrs) = (host, 0).to_socket_addrs() {
+                    out.extend(addrs.map(|a| (a.ip(), count)));
+                }
+            }
+        }
+    }
+    out
 }
 
 impl ConnectionQuotas {
@@ -139,6 +150,7 @@ impl ConnectionQuotas {
             counts: Mutex::new(Counts::default()),
             slot_freed: Notify::new(),
             accept_rates: Mutex::new(HashMap::new()),
+            overrides: Mutex::new((String::new(), Vec::new())),
             ip_rates: Mutex::new(HashMap::new()),
         }
     }
@@ -209,14 +221,9 @@ impl ConnectionQuotas {
     /// Decides what happens to a connection from `ip` just accepted on
     /// `listener`.
     pub fn admit(self: &Arc<Self>, broker: &Broker, listener: &Arc<str>, ip: IpAddr) -> Admission {
-        let max_for_ip = {
-            let overrides = broker
-                .config
-                .value("max.connections.per.ip.overrides")
-                .unwrap_or_default();
-            per_ip_override(&overrides, ip)
-                .unwrap_or_else(|| limit(broker, "max.connections.per.ip"))
-        };
+        let max_for_ip = self
+            .per_ip_override(broker, ip)
+            .unwrap_or_else(|| limit(broker, "max.connections.per.ip"));
         let throttle = self.ip_rate_throttle_ms(broker, ip);
         if throttle > 0 {
             return Admission::Throttled { ms: throttle };
@@ -234,6 +241,23 @@ impl ConnectionQuotas {
             ip,
             listener: listener.clone(),
         })
+    }
+
+    /// The `max.connections.per.ip.overrides` entry for `ip`, if any.
+    fn per_ip_override(&self, broker: &Broker, ip: IpAddr) -> Option<i64> {
+        let current = broker
+            .config
+            .value("max.connections.per.ip.overrides")
+            .unwrap_or_default();
+        let mut cached = self.overrides.lock().expect("connection overrides lock");
+        if cached.0 != current {
+            *cached = (current.clone(), parse_overrides(&current));
+        }
+        cached
+            .1
+            .iter()
+            .find(|(addr, _)| *addr == ip)
+            .map(|&(_, n)| n)
     }
 
     /// The `connection_creation_rate` quota of `ip`: records the
@@ -291,10 +315,16 @@ mod tests {
     #[test]
     fn overrides_name_addresses_and_hosts() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        assert_eq!(per_ip_override("10.0.0.1:5,127.0.0.1:2", ip), Some(2));
-        assert_eq!(per_ip_override("localhost:3", ip), Some(3));
-        assert_eq!(per_ip_override("10.0.0.1:5", ip), None);
-        assert_eq!(per_ip_override("", ip), None);
-        assert_eq!(per_ip_override("garbage", ip), None);
+        let for_ip = |overrides: &str| {
+            parse_overrides(overrides)
+                .into_iter()
+                .find(|(a, _)| *a == ip)
+                .map(|(_, n)| n)
+        };
+        assert_eq!(for_ip("10.0.0.1:5,127.0.0.1:2"), Some(2));
+        assert_eq!(for_ip("localhost:3"), Some(3));
+        assert_eq!(for_ip("10.0.0.1:5"), None);
+        assert_eq!(for_ip(""), None);
+        assert_eq!(for_ip("garbage"), None);
     }
 }
