@@ -117,6 +117,24 @@ pub struct OffsetCommitValue {
 }
 
 impl OffsetCommitValue {
+    /// What an OffsetCommit or TxnOffsetCommit partition commits at
+    /// `now_ms` (absent metadata is stored as empty, as in Kafka).
+    pub fn committed(
+        offset: i64,
+        leader_epoch: i32,
+        metadata: Option<&str>,
+        now_ms: i64,
+        expire_timestamp_ms: Option<i64>,
+    ) -> OffsetCommitValue {
+        OffsetCommitValue {
+            offset,
+            leader_epoch,
+            metadata: metadata.unwrap_or_default().to_string(),
+            commit_timestamp_ms: now_ms,
+            expire_timestamp_ms,
+        }
+    }
+
     /// The schema version Kafka writes for this value.
     pub fn version(&self) -> i16 {
         if self.expire_timestamp_ms.is_some() {

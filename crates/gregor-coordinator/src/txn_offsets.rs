@@ -112,17 +112,13 @@ impl GroupCoordinatorShard {
         for topic in &req.topics {
             let mut partitions = Vec::with_capacity(topic.partitions.len());
             for p in &topic.partitions {
-                let value = OffsetCommitValue {
-                    offset: p.committed_offset,
-                    leader_epoch: p.committed_leader_epoch,
-                    metadata: p
-                        .committed_metadata
-                        .as_ref()
-                        .map_or("", |m| m.as_str())
-                        .to_string(),
-                    commit_timestamp_ms: now_ms,
-                    expire_timestamp_ms: None,
-                };
+                let value = OffsetCommitValue::committed(
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    p.committed_metadata.as_deref(),
+                    now_ms,
+                    None,
+                );
                 let code = self
                     .commit_record(group_id, &topic.name, p.partition_index, &value)
                     .map(|record| records.push(record))

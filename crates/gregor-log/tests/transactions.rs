@@ -50,6 +50,16 @@ fn small_segments() -> LogConfig {
     }
 }
 
+/// Small segments, compacted, cleaned whenever anything is dirty.
+fn compacted() -> LogConfig {
+    LogConfig {
+        cleanup_delete: false,
+        cleanup_compact: true,
+        min_cleanable_dirty_ratio: 0.0,
+        ..small_segments()
+    }
+}
+
 /// Appends a transactional batch the way the broker will: verification
 /// first (a no-op once the transaction is ongoing), then the append with
 /// the guard it got.
@@ -550,12 +560,7 @@ fn retention_removes_the_transaction_index<B: Backend>() {
 
 fn the_cleaner_carries_the_transaction_index_and_stops_at_the_lso<B: Backend>() {
     let backend = B::fresh();
-    let cfg = LogConfig {
-        cleanup_delete: false,
-        cleanup_compact: true,
-        min_cleanable_dirty_ratio: 0.0,
-        ..small_segments()
-    };
+    let cfg = compacted();
     let mut log = open(&backend, &cfg, true, T0);
     for round in 0..4 {
         txn_batch(&mut log, PID, 0, round, 1);
@@ -663,12 +668,7 @@ fn key_values(log: &Log) -> Vec<(String, String)> {
 
 fn the_cleaner_removes_aborted_data_and_keeps_what_it_overwrote<B: Backend>() {
     let backend = B::fresh();
-    let cfg = LogConfig {
-        cleanup_delete: false,
-        cleanup_compact: true,
-        min_cleanable_dirty_ratio: 0.0,
-        ..small_segments()
-    };
+    let cfg = compacted();
     let mut log = open(&backend, &cfg, true, T0);
     log.append(&keyed(None, &[("k", "committed")]), 0, T0)
         .expect("plain append");
@@ -713,11 +713,8 @@ fn markers_go_once_their_data_is_gone_and_the_horizon_passed<B: Backend>() {
     const RETENTION_MS: i64 = 1_000;
     let backend = B::fresh();
     let cfg = LogConfig {
-        cleanup_delete: false,
-        cleanup_compact: true,
-        min_cleanable_dirty_ratio: 0.0,
         delete_retention_ms: RETENTION_MS,
-        ..small_segments()
+        ..compacted()
     };
     let mut log = open(&backend, &cfg, true, T0);
     log.append(&keyed(None, &[("k", "committed")]), 0, T0)

@@ -6,7 +6,6 @@
 use gregor_metadata::acl::{
     AclBinding, AclOperation, AclPermission, PatternType, ResourceType, CLUSTER_NAME,
 };
-use gregor_metadata::controller::acls;
 use gregor_protocol::kafka_protocol::messages::alter_client_quotas_request::{
     EntityData as AlterEntity, EntryData as AlterEntry, OpData,
 };
@@ -32,7 +31,7 @@ use gregor_protocol::kafka_protocol::messages::{
 use gregor_protocol::kafka_protocol::ResponseError;
 
 use crate::broker::Broker;
-use crate::handlers::test_support::{ctx, encodes, open_broker, s};
+use crate::handlers::test_support::{add_acls, ctx, deny_anonymous, encodes, open_broker, s};
 use crate::handlers::{
     alter_client_quotas, consumer_group_describe, consumer_group_heartbeat, describe_client_quotas,
     describe_log_dirs, describe_producers, describe_topic_partitions, elect_leaders,
@@ -43,18 +42,6 @@ use crate::handlers::{
 const CLUSTER_DENIED: i16 = ResponseError::ClusterAuthorizationFailed.code();
 const GROUP_DENIED: i16 = ResponseError::GroupAuthorizationFailed.code();
 const TOPIC_DENIED: i16 = ResponseError::TopicAuthorizationFailed.code();
-
-fn deny(rtype: ResourceType, name: &str, op: AclOperation) -> AclBinding {
-    AclBinding {
-        resource_type: rtype,
-        resource_name: name.into(),
-        pattern_type: PatternType::Literal,
-        principal: "User:ANONYMOUS".into(),
-        host: "*".into(),
-        operation: op,
-        permission: AclPermission::Deny,
-    }
-}
 
 /// A broker where everything without an ACL is allowed, with topics "t"
 /// and "secret", offsets committed by groups "g" and "closed", and then
@@ -94,16 +81,11 @@ fn secured(dir: &std::path::Path) -> std::sync::Arc<Broker> {
             .all(|t| t.partitions.iter().all(|p| p.error_code == 0)));
     }
     let denials = [
-        deny(ResourceType::Cluster, CLUSTER_NAME, AclOperation::All),
-        deny(ResourceType::Group, "closed", AclOperation::All),
-        deny(ResourceType::Topic, "secret", AclOperation::All),
+        deny_anonymous(ResourceType::Cluster, CLUSTER_NAME, AclOperation::All),
+        deny_anonymous(ResourceType::Group, "closed", AclOperation::All),
+        deny_anonymous(ResourceType::Topic, "secret", AclOperation::All),
     ];
-    broker
-        .commit_metadata(|image| {
-            Ok::<_, std::convert::Infallible>((acls::create_acls(image, &denials).0, ()))
-        })
-        .unwrap()
-        .unwrap();
+    add_acls(&broker, &denials);
     broker
 }
 
@@ -170,13 +152,14 @@ async fn group_apis_refuse_denied_groups_and_topics() {
     };
     let seen = describe();
     assert_eq!((seen.error_code, seen.members.len()), (0, 1));
-    broker
-        .commit_metadata(|image| {
-            let hide = [deny(ResourceType::Topic, "t", AclOperation::Describe)];
-            Ok::<_, std::convert::Infallible>((acls::create_acls(image, &hide).0, ()))
-        })
-        .unwrap()
-        .unwrap();
+    add_acls(
+        &broker,
+        &[deny_anonymous(
+            ResourceType::Topic,
+            "t",
+            AclOperation::Describe,
+        )],
+    );
     let hidden = describe();
     assert_eq!(hidden.error_code, TOPIC_DENIED);
     assert!(hidden.members.is_empty());
@@ -342,18 +325,11 @@ async fn idempotent_producers_need_idempotent_write_or_write_on_some_topic() {
         encodes(&resp, 4);
         resp.error_code
     };
-    let add = |acl: AclBinding| {
-        broker
-            .commit_metadata(|image| {
-                Ok::<_, std::convert::Infallible>((acls::create_acls(image, &[acl]).0, ()))
-            })
-            .unwrap()
-            .unwrap();
-    };
+    let add = |acl: AclBinding| add_acls(&broker, &[acl]);
     let allow = |rtype, name: &str, pattern, op| AclBinding {
         permission: AclPermission::Allow,
         pattern_type: pattern,
-        ..deny(rtype, name, op)
+        ..deny_anonymous(rtype, name, op)
     };
     // No ACLs, and allow.everyone.if.no.acl.found is off.
     assert_eq!(init(), CLUSTER_DENIED);
@@ -368,7 +344,7 @@ async fn idempotent_producers_need_idempotent_write_or_write_on_some_topic() {
     // ...unless a DENY covers it.
     add(AclBinding {
         pattern_type: PatternType::Prefixed,
-        ..deny(ResourceType::Topic, "ord", AclOperation::Write)
+        ..deny_anonymous(ResourceType::Topic, "ord", AclOperation::Write)
     });
     assert_eq!(init(), CLUSTER_DENIED);
     // IDEMPOTENT_WRITE on the cluster grants it on its own.

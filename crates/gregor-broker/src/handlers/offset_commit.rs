@@ -383,8 +383,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn group_and_topic_acls_decide_commits_and_fetches() {
-        use gregor_metadata::acl::{AclBinding, AclPermission, PatternType};
-        use gregor_metadata::controller::acls;
+        use crate::handlers::test_support::{add_acls, deny_anonymous};
         let dir = tempfile::tempdir().unwrap();
         let broker = open_broker(
             dir.path(),
@@ -395,18 +394,9 @@ mod tests {
         );
         metadata::auto_create_topic(&broker, "t").expect("topic t");
         metadata::auto_create_topic(&broker, "secret").expect("topic secret");
-        let deny = |rtype, name: &str, op| AclBinding {
-            resource_type: rtype,
-            resource_name: name.into(),
-            pattern_type: PatternType::Literal,
-            principal: "User:ANONYMOUS".into(),
-            host: "*".into(),
-            operation: op,
-            permission: AclPermission::Deny,
-        };
         let denials = [
-            deny(ResourceType::Group, "closed", AclOperation::All),
-            deny(ResourceType::Topic, "secret", AclOperation::Read),
+            deny_anonymous(ResourceType::Group, "closed", AclOperation::All),
+            deny_anonymous(ResourceType::Topic, "secret", AclOperation::Read),
         ];
         // Before the ACLs exist: the coordinator and an offset for "secret".
         let open = find_coordinator::handle(
@@ -417,12 +407,7 @@ mod tests {
         assert_eq!(open.error_code, 0);
         let before = handle(&broker, &ctx(8), commit("g", &[("secret", 0, 7)]));
         assert_eq!(codes(&before), vec![("secret".into(), 0, 0)]);
-        broker
-            .commit_metadata(|image| {
-                Ok::<_, std::convert::Infallible>((acls::create_acls(image, &denials).0, ()))
-            })
-            .unwrap()
-            .unwrap();
+        add_acls(&broker, &denials);
         let found = find_coordinator::handle(
             &broker,
             &ctx(3),

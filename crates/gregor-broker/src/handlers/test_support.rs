@@ -56,3 +56,34 @@ pub fn create_topic(broker: &Broker, name: &str, partitions: i32) {
         .expect("metadata commit")
         .expect("topic created");
 }
+
+/// A literal DENY of `op` on `(rtype, name)` for `User:ANONYMOUS`, the
+/// principal of every connection.
+pub fn deny_anonymous(
+    rtype: gregor_metadata::acl::ResourceType,
+    name: &str,
+    op: gregor_metadata::acl::AclOperation,
+) -> gregor_metadata::acl::AclBinding {
+    gregor_metadata::acl::AclBinding {
+        resource_type: rtype,
+        resource_name: name.into(),
+        pattern_type: gregor_metadata::acl::PatternType::Literal,
+        principal: "User:ANONYMOUS".into(),
+        host: "*".into(),
+        operation: op,
+        permission: gregor_metadata::acl::AclPermission::Deny,
+    }
+}
+
+/// Creates `acls` through the controller, as CreateAcls does.
+pub fn add_acls(broker: &Broker, acls: &[gregor_metadata::acl::AclBinding]) {
+    broker
+        .commit_metadata(|image| {
+            Ok::<_, std::convert::Infallible>((
+                gregor_metadata::controller::acls::create_acls(image, acls).0,
+                (),
+            ))
+        })
+        .expect("metadata commit")
+        .expect("acls created");
+}
